@@ -1,0 +1,173 @@
+"""Typed, immutable models of the Kraken API's answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class TelemetryGrouping(StrEnum):
+    """Granularity of a ``smartMeterTelemetry`` range query (the API's enum, complete)."""
+
+    TEN_SECONDS = "TEN_SECONDS"
+    ONE_MINUTE = "ONE_MINUTE"
+    FIVE_MINUTES = "FIVE_MINUTES"
+    HALF_HOURLY = "HALF_HOURLY"
+    HOURLY = "HOURLY"
+
+
+class MeterDirection(StrEnum):
+    """Whether an electricity meter point imports or exports."""
+
+    IMPORT = "IMPORT"
+    EXPORT = "EXPORT"
+
+
+class TariffKind(StrEnum):
+    """The member of the ``ElectricityTariffType`` union a tariff came from."""
+
+    STANDARD = "StandardTariff"
+    DAY_NIGHT = "DayNightTariff"
+    THREE_RATE = "ThreeRateTariff"
+    HALF_HOURLY = "HalfHourlyTariff"
+    PREPAY = "PrepayTariff"
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """An access token with its refresh token; secrets are kept out of ``repr``."""
+
+    token: str = field(repr=False)
+    expires_at: datetime
+    refresh_token: str | None = field(repr=False)
+    refresh_expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class UnitRate:
+    """One price period of a half-hourly tariff, pence per kWh including VAT."""
+
+    valid_from: datetime | None
+    valid_to: datetime | None
+    value_pence: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Tariff:
+    """An electricity tariff; prices in pence including VAT."""
+
+    kind: TariffKind
+    product_code: str | None
+    tariff_code: str | None
+    display_name: str | None
+    standing_charge_pence: Decimal | None
+    unit_rate_pence: Decimal | None = None
+    day_rate_pence: Decimal | None = None
+    night_rate_pence: Decimal | None = None
+    off_peak_rate_pence: Decimal | None = None
+    unit_rates: tuple[UnitRate, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ElectricityMeter:
+    """A physical electricity meter and its smart devices."""
+
+    serial_number: str
+    active_from: date | None
+    active_to: date | None
+    meter_type: str | None
+    import_device_id: str | None
+    export_device_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ElectricityMeterPoint:
+    """An MPAN with its meters and the tariff of its active agreement."""
+
+    mpan: str
+    direction: MeterDirection
+    meters: tuple[ElectricityMeter, ...]
+    tariff: Tariff | None
+
+
+@dataclass(frozen=True, slots=True)
+class GasMeter:
+    """A gas meter and its smart device."""
+
+    serial_number: str
+    device_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GasMeterPoint:
+    """An MPRN with its meters."""
+
+    mprn: str
+    meters: tuple[GasMeter, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SmartMeter:
+    """An electricity smart meter that can report telemetry (an ESME on an import point)."""
+
+    device_id: str
+    mpan: str
+    serial_number: str
+    export_device_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """An account's meter points."""
+
+    number: str
+    electricity_meter_points: tuple[ElectricityMeterPoint, ...]
+    gas_meter_points: tuple[GasMeterPoint, ...]
+
+    @property
+    def smart_meters(self) -> tuple[SmartMeter, ...]:
+        """Active import meters with a smart device id, newest first per meter point."""
+        found: list[SmartMeter] = []
+        for point in self.electricity_meter_points:
+            if point.direction is not MeterDirection.IMPORT:
+                continue
+            active = sorted(
+                (m for m in point.meters if m.active_to is None and m.import_device_id),
+                key=lambda m: m.active_from or date.min,
+                reverse=True,
+            )
+            found.extend(
+                SmartMeter(
+                    device_id=meter.import_device_id,
+                    mpan=point.mpan,
+                    serial_number=meter.serial_number,
+                    export_device_id=meter.export_device_id or self._export_device(meter),
+                )
+                for meter in active
+                if meter.import_device_id is not None
+            )
+        return tuple(found)
+
+    def _export_device(self, import_meter: ElectricityMeter) -> str | None:
+        """The export device of the same physical meter, from an EXPORT meter point."""
+        for point in self.electricity_meter_points:
+            if point.direction is MeterDirection.EXPORT:
+                for meter in point.meters:
+                    if meter.serial_number == import_meter.serial_number:
+                        return meter.export_device_id
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetryReading:
+    """One telemetry row; ``None`` means the API sent null (never turned into 0)."""
+
+    read_at: datetime
+    consumption_wh: Decimal | None
+    demand_w: Decimal | None
+    consumption_delta_wh: Decimal | None
+    cost_delta_pence: Decimal | None
+    cost_delta_with_tax_pence: Decimal | None
+    export_wh: Decimal | None

@@ -1,0 +1,271 @@
+"""Turn the API's JSON into models; any shape the client cannot use is an invalid response."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from .errors import KrakenInvalidResponseError
+from .models import (
+    Account,
+    ElectricityMeter,
+    ElectricityMeterPoint,
+    GasMeter,
+    GasMeterPoint,
+    MeterDirection,
+    Tariff,
+    TariffKind,
+    TelemetryReading,
+    Token,
+    UnitRate,
+)
+
+
+def _invalid(what: str) -> KrakenInvalidResponseError:
+    return KrakenInvalidResponseError(f"Unexpected response shape: {what}")
+
+
+def obj(value: Any, what: str) -> dict[str, Any]:
+    """A JSON object, or an invalid-response error naming what was expected."""
+    if not isinstance(value, dict):
+        raise _invalid(what)
+    return value
+
+
+def seq(value: Any, what: str) -> list[Any]:
+    """A JSON list (null counts as empty)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _invalid(what)
+    return value
+
+
+def optional_str(value: Any, what: str) -> str | None:
+    """A string or null."""
+    if value is None or isinstance(value, str):
+        return value
+    raise _invalid(what)
+
+
+def decimal(value: Any, what: str) -> Decimal | None:
+    """A Decimal from the API's string encoding (``"624.0"``, ``"0E+1"``) or a JSON number."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise _invalid(what)
+    try:
+        result = Decimal(str(value))
+    except InvalidOperation as err:
+        raise _invalid(what) from err
+    if not result.is_finite():
+        raise _invalid(what)
+    return result
+
+
+def timestamp(value: Any, what: str) -> datetime | None:
+    """An aware datetime; a value without an offset is UTC, as the API documents."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _invalid(what)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as err:
+        raise _invalid(what) from err
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _date(value: Any, what: str) -> date | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _invalid(what)
+    try:
+        return date.fromisoformat(value)
+    except ValueError as err:
+        raise _invalid(what) from err
+
+
+def _epoch(value: Any, what: str) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _invalid(what)
+    return datetime.fromtimestamp(value, UTC)
+
+
+def token(data: dict[str, Any]) -> Token:
+    """The ``obtainKrakenToken`` result; expiry comes from the returned ``payload.exp``."""
+    result = obj(data.get("obtainKrakenToken"), "obtainKrakenToken")
+    jwt = result.get("token")
+    if not isinstance(jwt, str) or not jwt:
+        raise _invalid("obtainKrakenToken.token")
+    expires_at = _epoch(obj(result.get("payload"), "payload").get("exp"), "payload.exp")
+    if expires_at is None:
+        raise _invalid("payload.exp")
+    return Token(
+        token=jwt,
+        expires_at=expires_at,
+        refresh_token=optional_str(result.get("refreshToken"), "refreshToken"),
+        refresh_expires_at=_epoch(result.get("refreshExpiresIn"), "refreshExpiresIn"),
+    )
+
+
+def tariff(value: Any) -> Tariff | None:
+    """A member of the ``ElectricityTariffType`` union; unknown members are skipped."""
+    if value is None:
+        return None
+    data = obj(value, "tariff")
+    typename = data.get("__typename")
+    if typename not in TariffKind:
+        return None  # a union member this client does not model
+    kind = TariffKind(str(typename))
+
+    def price(key: str) -> Decimal | None:
+        return decimal(data.get(key), f"tariff.{key}")
+
+    rates = []
+    for item in seq(data.get("unitRates"), "unitRates"):
+        rate = obj(item, "unitRate")
+        value_pence = decimal(rate.get("value"), "unitRate.value")
+        if value_pence is not None:
+            rates.append(
+                UnitRate(
+                    valid_from=timestamp(rate.get("validFrom"), "unitRate.validFrom"),
+                    valid_to=timestamp(rate.get("validTo"), "unitRate.validTo"),
+                    value_pence=value_pence,
+                )
+            )
+    rates.sort(key=lambda r: r.valid_from or datetime.min.replace(tzinfo=UTC))
+    return Tariff(
+        kind=kind,
+        product_code=optional_str(data.get("productCode"), "productCode"),
+        tariff_code=optional_str(data.get("tariffCode"), "tariffCode"),
+        display_name=optional_str(data.get("displayName"), "displayName"),
+        standing_charge_pence=price("standingCharge"),
+        unit_rate_pence=price("unitRate"),
+        day_rate_pence=price("dayRate"),
+        night_rate_pence=price("nightRate"),
+        off_peak_rate_pence=price("offPeakRate"),
+        unit_rates=tuple(rates),
+    )
+
+
+def _electricity_meter(value: Any) -> ElectricityMeter:
+    data = obj(value, "meter")
+    serial = data.get("serialNumber")
+    if not isinstance(serial, str):
+        raise _invalid("meter.serialNumber")
+
+    def device(key: str) -> str | None:
+        found = data.get(key)
+        if found is None:
+            return None
+        return optional_str(obj(found, key).get("deviceId"), f"{key}.deviceId")
+
+    return ElectricityMeter(
+        serial_number=serial,
+        active_from=_date(data.get("activeFrom"), "activeFrom"),
+        active_to=_date(data.get("activeTo"), "activeTo"),
+        meter_type=optional_str(data.get("meterType"), "meterType"),
+        import_device_id=device("smartImportElectricityMeter"),
+        export_device_id=device("smartExportElectricityMeter"),
+    )
+
+
+def _electricity_point(agreement: Any) -> ElectricityMeterPoint:
+    data = obj(agreement, "electricityAgreement")
+    point = obj(data.get("meterPoint"), "meterPoint")
+    mpan = point.get("mpan")
+    if not isinstance(mpan, str):
+        raise _invalid("meterPoint.mpan")
+    meters = tuple(_electricity_meter(m) for m in seq(point.get("meters"), "meters"))
+    direction_value = point.get("direction")
+    if direction_value is None:
+        # Older schema without `direction`: an export-only meter tells us.
+        exporting = any(m.export_device_id and not m.import_device_id for m in meters)
+        direction = MeterDirection.EXPORT if exporting else MeterDirection.IMPORT
+    else:
+        try:
+            direction = MeterDirection(direction_value)
+        except ValueError as err:
+            raise _invalid("meterPoint.direction") from err
+    return ElectricityMeterPoint(
+        mpan=mpan, direction=direction, meters=meters, tariff=tariff(data.get("tariff"))
+    )
+
+
+def _gas_point(agreement: Any) -> GasMeterPoint:
+    point = obj(obj(agreement, "gasAgreement").get("meterPoint"), "gas meterPoint")
+    mprn = point.get("mprn")
+    if not isinstance(mprn, str):
+        raise _invalid("meterPoint.mprn")
+    meters = []
+    for item in seq(point.get("meters"), "gas meters"):
+        meter = obj(item, "gas meter")
+        smart = meter.get("smartGasMeter")
+        meters.append(
+            GasMeter(
+                serial_number=str(meter.get("serialNumber") or ""),
+                device_id=None
+                if smart is None
+                else optional_str(obj(smart, "smartGasMeter").get("deviceId"), "deviceId"),
+            )
+        )
+    return GasMeterPoint(mprn=mprn, meters=tuple(meters))
+
+
+def account(data: dict[str, Any], account_number: str) -> Account:
+    """The ``account`` query result."""
+    result = obj(data.get("account"), "account")
+    number = result.get("number")
+    return Account(
+        number=number if isinstance(number, str) else account_number,
+        electricity_meter_points=tuple(
+            _electricity_point(a)
+            for a in seq(result.get("electricityAgreements"), "electricityAgreements")
+        ),
+        gas_meter_points=tuple(
+            _gas_point(a) for a in seq(result.get("gasAgreements"), "gasAgreements")
+        ),
+    )
+
+
+def tariffs(data: dict[str, Any]) -> dict[str, Tariff]:
+    """Active tariffs by MPAN, from the ``Tariff`` query."""
+    result = obj(data.get("account"), "account")
+    found: dict[str, Tariff] = {}
+    for item in seq(result.get("electricityAgreements"), "electricityAgreements"):
+        agreement = obj(item, "electricityAgreement")
+        mpan = obj(agreement.get("meterPoint"), "meterPoint").get("mpan")
+        parsed = tariff(agreement.get("tariff"))
+        if isinstance(mpan, str) and parsed is not None:
+            found[mpan] = parsed
+    return found
+
+
+def telemetry(data: dict[str, Any]) -> list[TelemetryReading]:
+    """Telemetry rows sorted by ``read_at``, duplicates dropped, nulls kept as ``None``."""
+    readings: dict[datetime, TelemetryReading] = {}
+    for item in seq(data.get("smartMeterTelemetry"), "smartMeterTelemetry"):
+        if item is None:
+            continue
+        row = obj(item, "telemetry row")
+        read_at = timestamp(row.get("readAt"), "readAt")
+        if read_at is None:
+            continue  # a row without a time cannot be placed; nothing to keep
+        readings.setdefault(
+            read_at,
+            TelemetryReading(
+                read_at=read_at,
+                consumption_wh=decimal(row.get("consumption"), "consumption"),
+                demand_w=decimal(row.get("demand"), "demand"),
+                consumption_delta_wh=decimal(row.get("consumptionDelta"), "consumptionDelta"),
+                cost_delta_pence=decimal(row.get("costDelta"), "costDelta"),
+                cost_delta_with_tax_pence=decimal(row.get("costDeltaWithTax"), "costDeltaWithTax"),
+                export_wh=decimal(row.get("export"), "export"),
+            ),
+        )
+    return [readings[key] for key in sorted(readings)]

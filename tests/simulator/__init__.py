@@ -1,0 +1,66 @@
+"""A deterministic test double of the Octopus Energy Kraken API (Home Mini telemetry).
+
+Serves ``POST /v1/graphql/`` (graphql-core against the trimmed ``schema.graphql``), the REST
+tariff endpoints and ``/_sim/`` control endpoints; see /work/shared/kraken/API.md for the
+behaviour it reproduces.
+
+    sim = KrakenSimulator(clock=None, lag_seconds=30, rate_limit_per_hour=125, retention_days=14)
+    async with run_simulator(sim) as base_url:      # "http://127.0.0.1:<port>"
+        ...                                         # GraphQL at base_url + "/v1/graphql/"
+
+or ``python -m tests.simulator --port 8080`` for a wall-clock demo server.
+
+Accounts (all meter registers start from a per-device base at the epoch day, 00:00 UTC of
+the clock at construction unless ``epoch=`` is given):
+
+=================  ============  ======================================================
+API key            account       what it has
+=================  ============  ======================================================
+sk_test_single     A-1234ABCD    ``SINGLE``: IMPORT MPAN 1900012345678, meter 21E1234567,
+                                 ESME 00-0A-1B-FF-FE-2C-3D-4E with a Home Mini, Agile
+                                 (E-1R-AGILE-24-10-01-H); gas MPRN 1234567890 with GSME
+                                 00-0A-1B-FF-FE-2C-3D-5F (gas telemetry is always []).
+sk_test_nomini     A-0000AAAA    ``NOMINI``: IMPORT meter, smart meter but no Home Mini
+                                 (telemetry []), ESME 00-0A-1B-FF-FE-00-00-01.
+sk_test_twometers  A-2222BBBB    ``TWOMETERS``: two IMPORT points, each with a Home Mini
+                                 (00-0A-1B-FF-FE-22-22-01/-02), fixed StandardTariff
+                                 E-1R-VAR-22-11-01-A at 24.57 p/kWh (23.40 + VAT).
+sk_test_solar      A-3333CCCC    ``SOLAR``: IMPORT + EXPORT points sharing ESME
+                                 00-0A-1B-FF-FE-33-33-01, solar generation (negative
+                                 demand, export register), Agile region J.
+=================  ============  ======================================================
+
+Faults (``set_fault(kind, *, count=None, until=None, operation=None, seconds=None)``):
+``outage`` KT-GB-4039, ``network`` KT-GB-4043 and ``rate_limit_telemetry`` KT-GB-4042 hit
+``smartMeterTelemetry`` only; ``internal`` KT-CT-7899 and ``rate_limit`` KT-CT-1199 hit every
+root field; ``http_502``, ``http_504``, ``http_403_html``, ``http_429`` (Retry-After =
+seconds or 60), ``malformed_json`` and ``timeout`` (sleeps ``seconds``, default 30, then
+answers normally) act on the whole GraphQL response (REST is never faulted); ``stale`` stops
+every Home Mini uploading from now until cleared or ``until`` (the gap stays in history,
+``count`` does not apply); ``expire_tokens`` and ``revoke_refresh_tokens`` act once, at once.
+``count`` = next N matching requests; ``operation`` = operationName or a root field name.
+
+Rate limiting: every GraphQL request attributable to an account (its token, or the API key /
+refresh token of ``obtainKrakenToken``) counts in a sliding hour, rejected ones included;
+requests that fail parsing/validation (HTTP 400) or an HTTP-level fault are not counted.
+"""
+
+from .app import RecordedRequest
+from .fixtures import ACCOUNTS, API_KEYS, BY_NUMBER, NOMINI, SINGLE, SOLAR, TWOMETERS, Fixture
+from .household import Sample
+from .simulator import KrakenSimulator, run_simulator
+
+__all__ = [
+    "ACCOUNTS",
+    "API_KEYS",
+    "BY_NUMBER",
+    "NOMINI",
+    "SINGLE",
+    "SOLAR",
+    "TWOMETERS",
+    "Fixture",
+    "KrakenSimulator",
+    "RecordedRequest",
+    "Sample",
+    "run_simulator",
+]

@@ -1,0 +1,93 @@
+"""``/_sim/`` endpoints that let an out-of-process test steer and inspect the simulator."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from .household import Sample
+from .schema import parse_datetime
+
+if TYPE_CHECKING:
+    from .simulator import KrakenSimulator
+
+
+def sample_json(sample: Sample | None) -> dict[str, Any] | None:
+    """A truth sample as JSON (Decimals as strings, like the API)."""
+    if sample is None:
+        return None
+    return {
+        "read_at": sample.read_at.isoformat(),
+        "demand_w": str(sample.demand_w),
+        "register_wh": sample.register_wh,
+        "delta_wh": sample.delta_wh,
+        "cost_pence": str(sample.cost_pence),
+        "cost_with_tax_pence": str(sample.cost_with_tax_pence),
+        "export_wh": sample.export_wh,
+    }
+
+
+def _optional_time(value: Any) -> datetime | None:
+    return None if value in (None, "") else parse_datetime(str(value))
+
+
+def add_routes(app: web.Application, sim_key: web.AppKey[KrakenSimulator]) -> None:
+    """Register the control endpoints."""
+
+    async def set_fault(request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            request.app[sim_key].set_fault(
+                body["kind"],
+                count=body.get("count"),
+                until=_optional_time(body.get("until")),
+                operation=body.get("operation"),
+                seconds=body.get("seconds"),
+            )
+        except (ValueError, KeyError, TypeError) as error:
+            return web.json_response({"error": str(error)}, status=400)
+        return web.json_response({"ok": True})
+
+    async def clear_faults(request: web.Request) -> web.Response:
+        request.app[sim_key].clear_faults()
+        return web.json_response({"ok": True})
+
+    async def add_glitch(request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            when = parse_datetime(body["read_at"])
+            request.app[sim_key].add_glitch(body["device_id"], when, body["kind"])
+        except (ValueError, KeyError, TypeError) as error:
+            return web.json_response({"error": str(error)}, status=400)
+        return web.json_response({"ok": True})
+
+    async def truth(request: web.Request) -> web.Response:
+        sim = request.app[sim_key]
+        device_id = request.query.get("device_id", "")
+        try:
+            at = _optional_time(request.query.get("at")) or sim.clock()
+            body = {
+                "device_id": device_id,
+                "at": at.isoformat(),
+                "register_wh": sim.register_wh(device_id, at),
+                "export_wh": sim.export_wh(device_id, at),
+                "latest_readable": sample_json(sim.latest_readable(device_id, at)),
+            }
+        except (KeyError, ValueError) as error:
+            return web.json_response({"error": str(error)}, status=404)
+        return web.json_response(body)
+
+    async def requests(request: web.Request) -> web.Response:
+        log = request.app[sim_key].requests
+        return web.json_response(
+            [{**asdict(r), "at": r.at.isoformat(), "root_fields": list(r.root_fields)} for r in log]
+        )
+
+    app.router.add_post("/_sim/faults", set_fault)
+    app.router.add_delete("/_sim/faults", clear_faults)
+    app.router.add_post("/_sim/glitches", add_glitch)
+    app.router.add_get("/_sim/truth", truth)
+    app.router.add_get("/_sim/requests", requests)

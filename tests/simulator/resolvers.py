@@ -1,0 +1,166 @@
+"""Root-field resolvers: authentication, rate limiting, injected faults, then business logic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+import math
+from typing import TYPE_CHECKING, Any
+
+from graphql import GraphQLResolveInfo
+
+from . import errors
+from .errors import KrakenCode
+from .faults import FIELD_KINDS, TELEMETRY
+from .fixtures import API_KEYS, BY_NUMBER, Fixture
+from .graph import account_node, viewer_node
+from .household import SLOT_SECONDS
+from .telemetry import GROUPING_SLOTS, TooManyRowsError, latest_row, range_rows
+
+if TYPE_CHECKING:
+    from .simulator import KrakenSimulator
+
+_FIELD_FAULT_ERRORS = {  # checked in this order
+    "rate_limit": errors.TOO_MANY_REQUESTS,
+    "rate_limit_telemetry": errors.TELEMETRY_THROTTLED,
+    "internal": errors.INTERNAL,
+    "outage": errors.TELEMETRY_UNAVAILABLE,
+    "network": errors.NETWORK_ERROR,
+}
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """Per-request state handed to resolvers as ``info.context``."""
+
+    sim: KrakenSimulator
+    now: datetime
+    authorization: str | None
+    fired: set[str] = field(default_factory=set)  # field-level fault kinds firing on this request
+    account_number: str | None = None
+    over_limit: bool | None = None  # None until the request is attributed to an account
+
+    def charge(self, account_number: str) -> bool:
+        """Attribute the request to an account (once) and say whether it is over the limit."""
+        if self.over_limit is None:
+            self.account_number = account_number
+            self.over_limit = self.sim.charge(account_number, self.now)
+        return self.over_limit
+
+
+def _context(info: GraphQLResolveInfo) -> RequestContext:
+    context = info.context
+    assert isinstance(context, RequestContext)
+    return context
+
+
+def _fault(context: RequestContext, field_name: str) -> KrakenCode | None:
+    """The error of the first field-level fault firing on this request that targets the field."""
+    for kind, code in _FIELD_FAULT_ERRORS.items():
+        if kind in context.fired and FIELD_KINDS[kind] in (None, field_name):
+            return code
+    return None
+
+
+def _viewer(info: GraphQLResolveInfo, *, telemetry: bool = False) -> Fixture:
+    """Authenticate a protected field; raise its Kraken error otherwise."""
+    context = _context(info)
+    outcome = context.sim.tokens.check(context.authorization, context.now.timestamp())
+    if isinstance(outcome, KrakenCode):
+        raise outcome.error()
+    if context.charge(outcome):
+        raise (errors.TELEMETRY_THROTTLED if telemetry else errors.TOO_MANY_REQUESTS).error()
+    fault = _fault(context, TELEMETRY if telemetry else info.field_name)
+    if fault is not None:
+        raise fault.error()
+    return BY_NUMBER[outcome]
+
+
+def resolve_viewer(_root: object, info: GraphQLResolveInfo) -> dict[str, Any]:
+    """Query.viewer."""
+    return viewer_node(_viewer(info), _context(info).now)
+
+
+def resolve_account(_root: object, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:
+    """Query.account(accountNumber): only the viewer's own account."""
+    fixture = _viewer(info)
+    if args["accountNumber"] != fixture.account_number:
+        raise errors.ACCOUNT_UNAUTHORIZED.error()
+    return account_node(fixture, _context(info).now)
+
+
+def resolve_token(_root: object, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:
+    """Mutation.obtainKrakenToken: API key or refresh token, exactly one."""
+    context = _context(info)
+    sim = context.sim
+    sim.token_requests += 1
+    given = {key: value for key, value in args["input"].items() if value not in (None, "")}
+    now = math.floor(context.now.timestamp())
+    account: str | None
+    match sorted(given):
+        case ["APIKey"]:
+            fixture = API_KEYS.get(given["APIKey"])
+            if fixture is None:
+                raise errors.BAD_API_KEY.error()
+            account = fixture.account_number
+        case ["refreshToken"]:
+            account = sim.tokens.refresh_owner(given["refreshToken"])  # None when unknown
+        case ["email", "password"]:
+            raise errors.BAD_CREDENTIALS.error()
+        case _:  # no input, or two kinds at once
+            raise errors.REFRESH_INVALID.error()
+    if account is not None and context.charge(account):
+        raise errors.TOO_MANY_REQUESTS.error()
+    fault = _fault(context, info.field_name)
+    if fault is not None:
+        raise fault.error()
+    if "APIKey" in given:
+        result = sim.tokens.login(API_KEYS[given["APIKey"]], now)
+    else:
+        outcome = sim.tokens.renew(given["refreshToken"], now)
+        if isinstance(outcome, KrakenCode):
+            raise outcome.error()
+        result = outcome
+    sim.issued_tokens += 1
+    return result
+
+
+def resolve_telemetry(_root: object, info: GraphQLResolveInfo, **args: Any) -> list[dict[str, Any]]:
+    """Query.smartMeterTelemetry: latest sample, or a grouped range."""
+    fixture = _viewer(info, telemetry=True)
+    context = _context(info)
+    sim, now = context.sim, context.now
+    device = sim.devices.get(args["deviceId"])
+    if device is None:
+        raise errors.METER_NOT_FOUND.error()
+    if device.account_number != fixture.account_number:
+        raise errors.UNAUTHORIZED.error()
+    start, end, grouping = args.get("start"), args.get("end"), args.get("grouping")
+    ranged = [start is not None, end is not None, grouping is not None]
+    if any(ranged) and not all(ranged):
+        raise errors.RANGE_INCOMPLETE.error()
+    if start is not None and end is not None:
+        if end <= start:
+            raise errors.RANGE_INVERTED.error()
+        if start < now - sim.retention:
+            raise errors.RANGE_TOO_OLD.error()
+    meter = sim.telemetry_meter(device.device_id)
+    if meter is None:  # no Home Mini on this meter (or a gas meter): nothing is collected
+        return []
+    gaps, glitches, readable_end = sim.gaps(), sim.glitches(device.device_id), sim.readable_end(now)
+    if start is None or end is None or grouping is None:
+        return [latest_row(meter, gaps, glitches, readable_end)]
+    first = math.ceil(start.timestamp() / SLOT_SECONDS)
+    stop = min(math.ceil(end.timestamp() / SLOT_SECONDS), readable_end)
+    try:
+        return range_rows(meter, gaps, glitches, first, stop, GROUPING_SLOTS[grouping])
+    except TooManyRowsError:
+        raise errors.TOO_MANY_NODES.error() from None
+
+
+ROOT_RESOLVERS = {
+    ("Query", "viewer"): resolve_viewer,
+    ("Query", "account"): resolve_account,
+    ("Query", TELEMETRY): resolve_telemetry,
+    ("Mutation", "obtainKrakenToken"): resolve_token,
+}

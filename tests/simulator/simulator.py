@@ -1,0 +1,251 @@
+"""KrakenSimulator: the state behind the fake API, and its Python surface for tests."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+import contextlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+import math
+
+from aiohttp import web
+
+from .app import RecordedRequest, build_app
+from .auth import TokenBook
+from .faults import FAULT_KINDS, Fault, FaultBook
+from .fixtures import ACCOUNTS, BY_NUMBER, Fixture
+from .household import SLOT_SECONDS, SLOTS_PER_DAY, MeterModel, Sample, slot_of
+from .tariffs import hash_int
+from .telemetry import FOREVER, GLITCH_KINDS, Gaps
+
+Clock = Callable[[], datetime]
+RATE_WINDOW = timedelta(hours=1)
+# Register values at the epoch; the single-meter account starts near API.md's real meter.
+_BASE_WH = {"00-0A-1B-FF-FE-2C-3D-4E": 22_905_000}
+_EXPORT_BASE_WH = 1_834_000
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """A smart meter known to the simulator."""
+
+    device_id: str
+    account_number: str
+    kind: str  # ESME | GSME
+    home_mini: bool
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class KrakenSimulator:
+    """A deterministic, in-process stand-in for the Kraken API (see package docstring)."""
+
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        lag_seconds: float = 30,
+        rate_limit_per_hour: int | None = 125,
+        retention_days: float = 14,
+        *,
+        epoch: datetime | None = None,
+    ) -> None:
+        self.clock: Clock = clock or _utc_now  # looks datetime up per call: freezegun works
+        self.lag_seconds = lag_seconds
+        self.rate_limit_per_hour = rate_limit_per_hour
+        self.retention = timedelta(days=retention_days)
+        self.requests: list[RecordedRequest] = []
+        self.issued_tokens = 0  # access tokens minted
+        self.token_requests = 0  # obtainKrakenToken calls, successful or not
+        self.tokens = TokenBook()
+        self.faults = FaultBook()
+        self._calls: dict[str, deque[datetime]] = {}
+        self._glitches: dict[str, dict[int, str]] = {}
+        epoch_day = slot_of(epoch or self.clock()) // SLOTS_PER_DAY  # registers read base here
+        self.devices: dict[str, Device] = {}
+        self._meters: dict[str, MeterModel] = {}
+        for fixture in ACCOUNTS:
+            self._add_devices(fixture, epoch_day)
+        self.app: web.Application = build_app(self)
+
+    def _add_devices(self, fixture: Fixture, epoch_day: int) -> None:
+        for point in fixture.electricity:
+            if point.direction == "EXPORT":  # same ESME as the import meter
+                continue
+            device_id = point.device_id
+            self.devices[device_id] = Device(
+                device_id, fixture.account_number, "ESME", point.home_mini
+            )
+            seed = hash_int(device_id)
+            self._meters[device_id] = MeterModel(
+                seed,
+                _BASE_WH.get(device_id, 10_000_000 + seed % 20_000_000),
+                point.tariff,
+                epoch_day,
+                _EXPORT_BASE_WH if fixture.solar else None,
+            )
+        for gas in fixture.gas:
+            self.devices[gas.device_id] = Device(
+                gas.device_id, fixture.account_number, "GSME", True
+            )
+
+    # -- faults and glitches -------------------------------------------------------------
+
+    def set_fault(
+        self,
+        kind: str,
+        *,
+        count: int | None = None,
+        until: datetime | None = None,
+        operation: str | None = None,
+        seconds: float | None = None,
+    ) -> None:
+        """Arm a fault (kinds in faults.FAULT_KINDS; see the package docstring)."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
+        if kind == "expire_tokens":
+            self.tokens.expire_all()
+        elif kind == "revoke_refresh_tokens":
+            self.tokens.revoke_all_refresh()
+        else:
+            self.faults.arm(Fault(kind, count, until, operation, seconds), self.clock())
+
+    def clear_faults(self) -> None:
+        """Disarm all faults; a stale Home Mini resumes uploading from now on."""
+        self.faults.clear(self.clock())
+
+    def add_glitch(self, device_id: str, read_at: datetime, kind: str) -> None:
+        """Make the sample at ``read_at`` report consumption 0, register-500 or null."""
+        if kind not in GLITCH_KINDS:
+            raise ValueError(f"unknown glitch kind {kind!r}; expected one of {GLITCH_KINDS}")
+        self._meter(device_id)
+        self._glitches.setdefault(device_id, {})[slot_of(read_at)] = kind
+
+    def glitches(self, device_id: str) -> dict[int, str]:
+        """Glitched slots of a device."""
+        return self._glitches.get(device_id, {})
+
+    def gaps(self) -> Gaps:
+        """Slots the (stale) Home Minis never uploaded."""
+        windows = []
+        for window in self.faults.stale:
+            first = math.ceil(window.start.timestamp() / SLOT_SECONDS)
+            end = (
+                FOREVER if window.end is None else math.ceil(window.end.timestamp() / SLOT_SECONDS)
+            )
+            windows.append((first, end))
+        return Gaps.of(windows)
+
+    # -- requests and rate limiting ------------------------------------------------------
+
+    def issued_secrets(self) -> set[str]:
+        """Every access and refresh token issued so far (for "no secrets in logs" checks)."""
+        return set(self.tokens.access) | set(self.tokens.refresh)
+
+    def charge(self, account_number: str, now: datetime) -> bool:
+        """Count a request against the account's hourly window; True if over the ceiling.
+
+        Rejected requests count too (the real API most likely counts them), so a client that
+        keeps hammering stays throttled until its own traffic falls out of the window.
+        """
+        calls = self._calls.setdefault(account_number, deque())
+        while calls and calls[0] <= now - RATE_WINDOW:
+            calls.popleft()
+        calls.append(now)
+        return self.rate_limit_per_hour is not None and len(calls) > self.rate_limit_per_hour
+
+    def record(self, request: RecordedRequest) -> None:
+        """Append to the request log."""
+        self.requests.append(request)
+
+    def request_count(
+        self,
+        account_number: str | None = None,
+        root_field: str | None = None,
+        since: datetime | None = None,
+    ) -> int:
+        """Recorded GraphQL requests matching all given filters."""
+        return sum(
+            1
+            for r in self.requests
+            if (account_number is None or r.account_number == account_number)
+            and (root_field is None or root_field in r.root_fields)
+            and (since is None or r.at >= since)
+        )
+
+    # -- truth -----------------------------------------------------------------------------
+
+    def _meter(self, device_id: str) -> MeterModel:
+        try:
+            return self._meters[device_id]
+        except KeyError:
+            raise KeyError(f"no electricity meter with device id {device_id!r}") from None
+
+    def telemetry_meter(self, device_id: str) -> MeterModel | None:
+        """The meter whose Home Mini reports telemetry, or None (no Mini, gas)."""
+        device = self.devices[device_id]
+        return self._meters[device_id] if device.kind == "ESME" and device.home_mini else None
+
+    def readable_end(self, now: datetime) -> int:
+        """First slot not yet readable at ``now`` (read_at + lag > now)."""
+        return math.floor((now.timestamp() - self.lag_seconds) / SLOT_SECONDS) + 1
+
+    def register_wh(self, device_id: str, at: datetime) -> int:
+        """True import register at ``at`` (the last slot starting at or before it)."""
+        return self._meter(device_id).register(slot_of(at))
+
+    def export_wh(self, device_id: str, at: datetime) -> int | None:
+        """True export register at ``at``; None for meters without export."""
+        return self._meter(device_id).export_register(slot_of(at))
+
+    def samples(self, device_id: str, start: datetime, end: datetime) -> list[Sample]:
+        """All true 10-second samples with read_at in [start, end), uploaded or not."""
+        meter = self._meter(device_id)
+        first = math.ceil(start.timestamp() / SLOT_SECONDS)
+        stop = math.ceil(end.timestamp() / SLOT_SECONDS)
+        return [meter.sample(slot) for slot in range(first, stop)]
+
+    def latest_readable(self, device_id: str, now: datetime | None = None) -> Sample | None:
+        """The sample a latest-only query would return at ``now`` (true values), if any."""
+        if device_id not in self.devices:
+            raise KeyError(f"unknown device id {device_id!r}")
+        meter = self.telemetry_meter(device_id)
+        if meter is None:  # no Home Mini, or a gas meter
+            return None
+        slot = self.gaps().reported_before(self.readable_end(now or self.clock()))
+        return meter.sample(slot)
+
+    def true_cost_pence(self, device_id: str, start: datetime, end: datetime) -> Decimal:
+        """Sum of costDeltaWithTax over the true samples with read_at in [start, end)."""
+        meter = self._meter(device_id)
+        first = math.ceil(start.timestamp() / SLOT_SECONDS)
+        stop = math.ceil(end.timestamp() / SLOT_SECONDS)
+        if stop <= first:
+            return Decimal(0)
+        return Decimal(meter.cost(stop - 1) - meter.cost(first - 1)).scaleb(-5) * meter.tariff.vat
+
+    def unit_rate_pence(self, account_number: str, at: datetime) -> Decimal:
+        """The account's import unit rate (p/kWh inc VAT) at ``at``."""
+        point = next(p for p in BY_NUMBER[account_number].electricity if p.direction == "IMPORT")
+        return point.tariff.unit_rate(at)[1]
+
+
+@contextlib.asynccontextmanager
+async def run_simulator(
+    sim: KrakenSimulator, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[str]:
+    """Serve ``sim`` until the block exits; yields the base URL (no trailing slash)."""
+    runner = web.AppRunner(
+        sim.app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound_host, bound_port = runner.addresses[0][:2]
+        yield f"http://{bound_host}:{bound_port}"
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,229 @@
+"""Decoding the API's answers: encodings, nulls, and every malformed shape we refuse."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+import json
+from typing import Any
+
+import pytest
+
+from custom_components.octopus_home_mini.api import (
+    KrakenAccountNotFoundError,
+    KrakenAuthenticationError,
+    KrakenInvalidResponseError,
+    KrakenRateLimitError,
+    KrakenRequestError,
+    MeterDirection,
+    TariffKind,
+    parse,
+)
+from custom_components.octopus_home_mini.api.client import KrakenClient
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("624.0", Decimal("624.0")), ("0E+1", Decimal(0)), (12, Decimal(12)), (None, None)],
+)
+def test_decimals(raw: Any, expected: Decimal | None) -> None:
+    """Strings in plain and exponent form and JSON numbers; null stays None."""
+    assert parse.decimal(raw, "x") == expected
+
+
+@pytest.mark.parametrize("raw", ["abc", "NaN", "Infinity", True, [1], {"a": 1}])
+def test_bad_decimals(raw: Any) -> None:
+    """Anything that is not a finite number is an invalid response."""
+    with pytest.raises(KrakenInvalidResponseError):
+        parse.decimal(raw, "x")
+
+
+def test_timestamps() -> None:
+    """Offsets are kept; a missing offset means UTC; garbage is refused."""
+    assert parse.timestamp("2025-03-14T16:29:20+01:00", "t") == datetime(
+        2025, 3, 14, 15, 29, 20, tzinfo=UTC
+    )
+    assert parse.timestamp("2025-03-14T16:29:20", "t") == datetime(
+        2025, 3, 14, 16, 29, 20, tzinfo=UTC
+    )
+    assert parse.timestamp(None, "t") is None
+    for bad in ("yesterday", 1700000000):
+        with pytest.raises(KrakenInvalidResponseError):
+            parse.timestamp(bad, "t")
+
+
+def test_telemetry_sorted_deduplicated_nulls_kept() -> None:
+    """Rows are sorted by readAt, duplicates and rows without a time dropped."""
+    rows = [
+        {"readAt": "2024-03-20T17:00:10+00:00", "consumption": None, "demand": "630.0"},
+        {"readAt": "2024-03-20T17:00:00+00:00", "consumption": "22905794.0", "demand": "-9.0"},
+        {"readAt": "2024-03-20T17:00:10+00:00", "consumption": "1", "demand": "1"},
+        {"readAt": None, "demand": "1"},
+        None,
+    ]
+    readings = parse.telemetry({"smartMeterTelemetry": rows})
+    assert [r.read_at.second for r in readings] == [0, 10]
+    assert readings[0].demand_w == Decimal(-9)
+    assert readings[1].consumption_wh is None
+    assert readings[1].export_wh is None
+    assert parse.telemetry({"smartMeterTelemetry": None}) == []
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"smartMeterTelemetry": "nope"},
+        {"smartMeterTelemetry": ["row"]},
+        {"smartMeterTelemetry": [{"readAt": "2024-03-20T17:00:00+00:00", "demand": "x"}]},
+    ],
+)
+def test_bad_telemetry(data: dict[str, Any]) -> None:
+    """A wrong shape anywhere is an invalid response."""
+    with pytest.raises(KrakenInvalidResponseError):
+        parse.telemetry(data)
+
+
+def test_token_needs_exp() -> None:
+    """The token's expiry comes from payload.exp; without it the answer is refused."""
+    good = {"token": "a.b.c", "payload": {"exp": 1724158972}, "refreshToken": None}
+    token = parse.token({"obtainKrakenToken": good})
+    assert token.expires_at == datetime.fromtimestamp(1724158972, UTC)
+    assert token.refresh_expires_at is None
+    assert "a.b.c" not in repr(token)
+    for bad in (
+        {**good, "token": ""},
+        {**good, "payload": {}},
+        {**good, "payload": {"exp": "soon"}},
+        {**good, "refreshToken": 5},
+    ):
+        with pytest.raises(KrakenInvalidResponseError):
+            parse.token({"obtainKrakenToken": bad})
+
+
+def _agreement(meter_point: dict[str, Any], tariff: Any = None) -> dict[str, Any]:
+    return {"meterPoint": meter_point, "tariff": tariff}
+
+
+def test_account_without_direction_and_odd_tariffs() -> None:
+    """An older schema without `direction`; unknown tariff members are skipped."""
+    export_only = {"serialNumber": "S1", "smartExportElectricityMeter": {"deviceId": "E"}}
+    importing = {"serialNumber": "S1", "smartImportElectricityMeter": {"deviceId": "I"}}
+    account = parse.account(
+        {
+            "account": {
+                "electricityAgreements": [
+                    _agreement({"mpan": "1", "meters": [importing]}, {"__typename": "Other"}),
+                    _agreement(
+                        {"mpan": "2", "meters": [export_only]},
+                        {
+                            "__typename": "DayNightTariff",
+                            "dayRate": 30.5,
+                            "nightRate": 12,
+                            "standingCharge": None,
+                        },
+                    ),
+                ],
+                "gasAgreements": [{"meterPoint": {"mprn": "9", "meters": [{"serialNumber": "G"}]}}],
+            }
+        },
+        "A-1",
+    )
+    assert account.number == "A-1"
+    first, second = account.electricity_meter_points
+    assert first.direction is MeterDirection.IMPORT
+    assert first.tariff is None
+    assert second.direction is MeterDirection.EXPORT
+    assert second.tariff is not None
+    assert second.tariff.kind is TariffKind.DAY_NIGHT
+    assert second.tariff.day_rate_pence == Decimal("30.5")
+    (meter,) = account.smart_meters
+    assert meter.export_device_id == "E"
+    assert account.gas_meter_points[0].meters[0].device_id is None
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        {"mpan": 1, "meters": []},
+        {"mpan": "1", "meters": [{"serialNumber": None}]},
+        {"mpan": "1", "direction": "SIDEWAYS", "meters": []},
+        {"mpan": "1", "meters": [{"serialNumber": "S", "activeFrom": "soon"}]},
+        {"mpan": "1", "meters": [{"serialNumber": "S", "activeFrom": 5}]},
+        {"mpan": "1", "meters": [{"serialNumber": "S", "smartImportElectricityMeter": 5}]},
+    ],
+)
+def test_bad_meter_points(point: dict[str, Any]) -> None:
+    """Missing identifiers or unknown enum values are invalid responses."""
+    with pytest.raises(KrakenInvalidResponseError):
+        parse.account({"account": {"electricityAgreements": [_agreement(point)]}}, "A-1")
+
+
+def test_bad_gas_point() -> None:
+    """A gas meter point without an MPRN is refused."""
+    with pytest.raises(KrakenInvalidResponseError):
+        parse.account({"account": {"gasAgreements": [{"meterPoint": {"mprn": None}}]}}, "A-1")
+
+
+def test_tariffs_by_mpan_skip_unknown() -> None:
+    """The tariff query maps MPANs to tariffs and skips agreements it cannot use."""
+    result = parse.tariffs(
+        {
+            "account": {
+                "electricityAgreements": [
+                    _agreement({"mpan": "1"}, {"__typename": "StandardTariff", "unitRate": 24.5}),
+                    _agreement({"mpan": "2"}, None),
+                ]
+            }
+        }
+    )
+    assert list(result) == ["1"]
+    assert result["1"].unit_rate_pence == Decimal("24.5")
+
+
+def _decode(status: int, body: str, retry_after: str | None = None) -> dict[str, Any]:
+    return KrakenClient._decode("Op", status, retry_after, body)
+
+
+def test_decode_envelopes() -> None:
+    """Error envelopes without a code, a malformed error list, or no data are refused."""
+    assert _decode(200, '{"data": {"x": 1}}') == {"x": 1}
+    for body in (
+        '{"errors": [{"message": "no code"}]}',
+        '{"errors": ["flat"]}',
+        '{"errors": "flat"}',
+        '{"data": null}',
+        "[1, 2]",
+    ):
+        with pytest.raises(KrakenInvalidResponseError):
+            _decode(200, body)
+    with pytest.raises(KrakenInvalidResponseError) as caught:
+        _decode(302, "{}")
+    assert caught.value.code == "HTTP 302"
+
+
+def test_decode_codes_by_path() -> None:
+    """KT-CT-1111 is 'not your account' on the account field, an auth failure elsewhere."""
+
+    def error(code: str, path: str) -> str:
+        return json.dumps(
+            {
+                "errors": [
+                    {"message": "Unauthorized.", "path": [path], "extensions": {"errorCode": code}}
+                ],
+                "data": {path: None},
+            }
+        )
+
+    with pytest.raises(KrakenAccountNotFoundError):
+        _decode(200, error("KT-CT-1111", "account"))
+    with pytest.raises(KrakenAuthenticationError):
+        _decode(200, error("KT-CT-1111", "smartMeterTelemetry"))
+    with pytest.raises(KrakenRequestError) as caught:
+        _decode(200, error("KT-GB-4041", "smartMeterTelemetry"))
+    assert caught.value.code == "KT-GB-4041"
+
+
+def test_decode_retry_after() -> None:
+    """HTTP 429's Retry-After is carried when it is a number of seconds."""
+    for header, expected in (("30", 30.0), ("soon", None), (None, None)):
+        with pytest.raises(KrakenRateLimitError) as caught:
+            _decode(429, "", header)
+        assert caught.value.retry_after == expected
