@@ -1,31 +1,85 @@
-"""Set-up and unload through the real Home Assistant harness."""
+"""Set-up, unload, retry and re-authentication through the real Home Assistant harness."""
 
-from homeassistant.config_entries import ConfigEntryState
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
 from homeassistant.loader import async_get_integration
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.octopus_home_mini.const import DOMAIN
+from tests.common import advance, entry_for, setup_entry
+from tests.simulator import SINGLE, KrakenSimulator
+
+type Sim = tuple[KrakenSimulator, str]
 
 
-async def test_setup_and_unload(hass: HomeAssistant) -> None:
-    """Home Assistant finds our custom integration and sets an entry up."""
+async def test_setup_and_unload(hass: HomeAssistant, frozen_sim: Sim) -> None:
+    """Our custom integration loads an entry, creates its device, and unloads."""
+    _, url = frozen_sim
     integration = await async_get_integration(hass, DOMAIN)
     assert integration.is_built_in is False
-    assert integration.manifest["iot_class"] == "cloud_polling"
-
-    entry = MockConfigEntry(domain=DOMAIN, data={})
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    entry = await setup_entry(hass, url)
     assert entry.state is ConfigEntryState.LOADED
-
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, SINGLE.device_ids[0]), entry.entry_id
+    )
+    assert device is not None
+    assert device.manufacturer == "Octopus Energy"
+    assert device.model == "Home Mini"
+    assert device.serial_number == SINGLE.serials[0]
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert entry.state is ConfigEntryState.NOT_LOADED
 
 
-async def test_config_flow_is_registered(hass: HomeAssistant) -> None:
-    """The UI can start our config flow."""
-    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "user"})
-    assert result["type"] == "abort"
-    assert result["reason"] == "not_implemented"
+async def test_setup_retries_when_api_down(
+    hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
+) -> None:
+    """A 502 at start-up: not ready, then loaded once the API answers."""
+    sim, url = frozen_sim
+    sim.set_fault("http_502")
+    entry = await setup_entry(hass, url)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert "HTTP 502" in entry.reason
+    sim.clear_faults()
+    await advance(hass, freezer, 60)
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_rejected_key_starts_reauth(hass: HomeAssistant, frozen_sim: Sim) -> None:
+    """A key Octopus rejects: setup error and a reauth flow, never a retry loop."""
+    _, url = frozen_sim
+    entry = entry_for(url)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, data={**entry.data, "api_key": "sk_live_gone"})
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
+
+
+async def test_transient_errors_never_reauth(
+    hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
+) -> None:
+    """Outages, rate limits and bad gateways at runtime never start a reauth."""
+    sim, url = frozen_sim
+    entry = await setup_entry(hass, url)
+    for fault in ("outage", "rate_limit", "http_502", "http_403_html", "malformed_json"):
+        sim.set_fault(fault, count=1)
+        await advance(hass, freezer, 30)
+    assert hass.config_entries.flow.async_progress_by_handler(DOMAIN) == []
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_unknown_device_is_not_ready(hass: HomeAssistant, frozen_sim: Sim) -> None:
+    """A meter Kraken no longer knows (KT-GB-4050): not ready, with a translated reason."""
+    _, url = frozen_sim
+    entry = entry_for(url)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, "device_id": "FF-FF-FF-FF-FF-FF-FF-FF"}
+    )
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert entry.reason == "Octopus reports no Home Mini for this meter"

@@ -1,0 +1,54 @@
+"""Diagnostics: entry data and coordinator state, identifiers redacted, no API call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.const import CONF_API_KEY
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    CONF_ACCOUNT_NUMBER,
+    CONF_DEVICE_ID,
+    CONF_EXPORT_DEVICE_ID,
+    CONF_MPAN,
+    CONF_SERIAL_NUMBER,
+)
+from .coordinator import HomeMiniConfigEntry
+
+TO_REDACT = {
+    CONF_API_KEY,
+    CONF_ACCOUNT_NUMBER,
+    CONF_DEVICE_ID,
+    CONF_EXPORT_DEVICE_ID,
+    CONF_MPAN,
+    CONF_SERIAL_NUMBER,
+    "unique_id",
+    "title",
+}
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: HomeMiniConfigEntry
+) -> dict[str, Any]:
+    """What support needs to see, without anything that identifies the household."""
+    coordinator = entry.runtime_data.coordinator
+    data = coordinator.data
+    newest = data.newest
+    return {
+        "entry": async_redact_data(entry.as_dict(), TO_REDACT),
+        "coordinator": {
+            "last_update_success": coordinator.last_update_success,
+            "update_interval_seconds": (
+                coordinator.update_interval.total_seconds() if coordinator.update_interval else None
+            ),
+            "online": data.is_online(dt_util.utcnow()),
+            "samples_held": len(data.samples),
+            "newest_read_at": newest.read_at.isoformat() if newest else None,
+            "newest_demand_w": str(newest.demand_w) if newest else None,
+            "consumption_wh": str(data.consumption_wh),
+            "export_wh": str(data.export_wh),
+        },
+    }

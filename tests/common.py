@@ -1,0 +1,60 @@
+"""Helpers for integration tests: an entry against the simulator, and time travel."""
+
+from datetime import timedelta
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import CONF_API_KEY
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+
+from custom_components.octopus_home_mini.const import (
+    CONF_ACCOUNT_NUMBER,
+    CONF_API_URL,
+    CONF_DEVICE_ID,
+    CONF_MPAN,
+    CONF_SERIAL_NUMBER,
+    DOMAIN,
+)
+from tests.simulator import SINGLE
+from tests.simulator.fixtures import Fixture
+
+
+def entry_for(url: str, fixture: Fixture = SINGLE, index: int = 0) -> MockConfigEntry:
+    """A config entry as the config flow would create it for one meter of a fixture."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=f"Home Mini {fixture.serials[index]}",
+        unique_id=fixture.device_ids[index],
+        data={
+            CONF_API_KEY: fixture.api_key,
+            CONF_ACCOUNT_NUMBER: fixture.account_number,
+            CONF_API_URL: url,
+            CONF_DEVICE_ID: fixture.device_ids[index],
+            CONF_MPAN: fixture.mpans[index],
+            CONF_SERIAL_NUMBER: fixture.serials[index],
+        },
+    )
+
+
+async def setup_entry(
+    hass: HomeAssistant, url: str, fixture: Fixture = SINGLE, index: int = 0
+) -> MockConfigEntry:
+    """Add and set up an entry; returns it whatever state it ends in."""
+    entry = entry_for(url, fixture, index)
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
+async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
+    """Move the frozen clock and let every timer due by then fire."""
+    freezer.tick(timedelta(seconds=seconds))
+    async_fire_time_changed(hass, dt_util.utcnow())
+    # Coordinator refreshes run as background tasks; a poll left in flight would see the
+    # next tick fire its request timeout.
+    await hass.async_block_till_done(wait_background_tasks=True)

@@ -1,0 +1,39 @@
+"""Diagnostics carry no secret and make no API call."""
+
+import json
+
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from tests.common import setup_entry
+from tests.simulator import SINGLE, KrakenSimulator
+
+
+async def test_diagnostics_redacted(
+    frozen_sim: tuple[KrakenSimulator, str],
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    """Key, account, MPAN, serial and device id are redacted; no request is made."""
+    sim, url = frozen_sim
+    entry = await setup_entry(hass, url)
+    requests_before = len(sim.requests)
+    result = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert len(sim.requests) == requests_before
+    text = json.dumps(result)
+    for secret in (
+        SINGLE.api_key,
+        SINGLE.account_number,
+        SINGLE.mpans[0],
+        SINGLE.serials[0],
+        SINGLE.device_ids[0],
+        *sim.issued_secrets(),
+    ):
+        assert secret not in text
+    assert result["coordinator"]["online"] is True
+    samples = entry.runtime_data.coordinator.data.samples
+    assert result["coordinator"]["samples_held"] == len(samples) > 20
+    assert result["entry"]["data"]["api_key"] == "**REDACTED**"

@@ -1,0 +1,79 @@
+"""The Energy panel's own validator accepts our sensors."""
+
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.recorder import Recorder
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+    do_adhoc_statistics,
+)
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
+
+from tests.common import advance, setup_entry
+from tests.simulator import KrakenSimulator
+
+CONSUMPTION = "sensor.home_mini_21e1234567_consumption"
+DEMAND = "sensor.home_mini_21e1234567_demand"
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(
+    recorder_mock: Recorder, enable_custom_integrations: None
+) -> None:
+    """The recorder must start before `hass`, so it comes first here."""
+
+
+async def compile_statistics(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
+    """Record a few polls and compile the 5-minute statistics, as HA does every 5 minutes."""
+    start = dt_util.utcnow().replace(second=0, microsecond=0)
+    for _ in range(10):
+        await advance(hass, freezer, 30)
+    await async_wait_recording_done(hass)
+    do_adhoc_statistics(hass, start=start)
+    await async_wait_recording_done(hass)
+
+
+async def energy_validate(
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator, grid: dict[str, Any]
+) -> dict[str, Any]:
+    """Save Energy prefs with one grid source and run `energy/validate`."""
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id({"type": "energy/save_prefs", "energy_sources": [grid]})
+    saved = await client.receive_json()
+    assert saved["success"], saved
+    await client.send_json_auto_id({"type": "energy/validate"})
+    result = await client.receive_json()
+    assert result["success"], result
+    return result["result"]
+
+
+async def test_energy_validate_consumption_and_demand(
+    frozen_sim: tuple[KrakenSimulator, str],
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """`consumption` as grid import and `demand` as grid power: no issue."""
+    _, url = frozen_sim
+    assert await async_setup_component(hass, "energy", {})
+    await setup_entry(hass, url)
+    await compile_statistics(hass, freezer)
+    grid = {
+        "type": "grid",
+        "stat_energy_from": CONSUMPTION,
+        "stat_rate": DEMAND,
+        "cost_adjustment_day": 0,
+    }
+    result = await energy_validate(hass, hass_ws_client, grid)
+    assert result["energy_sources"] == [[]]
+    assert result["device_consumption"] == []
+
+    # The validator is live: a sensor of the wrong kind as import is reported.
+    grid["stat_energy_from"] = DEMAND
+    result = await energy_validate(hass, hass_ws_client, grid)
+    assert result["energy_sources"] != [[]]
