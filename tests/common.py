@@ -19,7 +19,7 @@ from custom_components.octopus_home_mini.const import (
     CONF_SERIAL_NUMBER,
     DOMAIN,
 )
-from tests.simulator import SINGLE
+from tests.simulator import SINGLE, KrakenSimulator
 from tests.simulator.fixtures import Fixture
 
 
@@ -58,3 +58,15 @@ async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: 
     # Coordinator refreshes run as background tasks; a poll left in flight would see the
     # next tick fire its request timeout.
     await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def max_requests_in_any_hour(sim: KrakenSimulator, account_number: str) -> int:
+    """The most requests the account made in any sliding hour (by the simulator's record)."""
+    times = [r.at for r in sim.requests if r.account_number == account_number]
+    most = 0
+    first = 0
+    for last, at in enumerate(times):
+        while at - times[first] >= timedelta(hours=1):
+            first += 1
+        most = max(most, last - first + 1)
+    return most

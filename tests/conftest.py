@@ -80,11 +80,17 @@ async def sim_url(simulator: KrakenSimulator, socket_enabled: None) -> AsyncGene
 
 
 @pytest.fixture
+def sim_start() -> datetime:
+    """When integration tests start (override in a module to start elsewhere)."""
+    return START
+
+
+@pytest.fixture
 async def frozen_sim(
-    freezer: FrozenDateTimeFactory, socket_enabled: None
+    freezer: FrozenDateTimeFactory, socket_enabled: None, sim_start: datetime
 ) -> AsyncGenerator[tuple[KrakenSimulator, str]]:
-    """For integration tests: time frozen at START, a simulator on that time, and its URL."""
-    freezer.move_to(START)
+    """For integration tests: time frozen at `sim_start`, a simulator on it, and its URL."""
+    freezer.move_to(sim_start)
     sim = KrakenSimulator()
     _SIMULATORS.append(sim)
     async with run_simulator(sim) as base_url:

@@ -98,3 +98,34 @@ async def test_samples_attribute_is_not_recorded(
     for state in states[DEMAND]:
         assert "samples" not in state.attributes
         assert state.attributes["unit_of_measurement"] == "W"
+
+
+@pytest.mark.parametrize(
+    "pricing",
+    [
+        {"entity_energy_price": "sensor.home_mini_21e1234567_unit_rate"},
+        {"stat_cost": "sensor.home_mini_21e1234567_cost_today"},
+    ],
+    ids=["unit_rate_as_price", "cost_today_as_cost"],
+)
+async def test_energy_validate_cost_setups(
+    frozen_sim: tuple[KrakenSimulator, str],
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    freezer: FrozenDateTimeFactory,
+    pricing: dict[str, str],
+) -> None:
+    """Either Energy panel cost setup validates without an issue."""
+    _, url = frozen_sim
+    hass.config.currency = "GBP"
+    assert await async_setup_component(hass, "energy", {})
+    await setup_entry(hass, url)
+    await compile_statistics(hass, freezer)
+    grid = {
+        "type": "grid",
+        "stat_energy_from": CONSUMPTION,
+        "cost_adjustment_day": 0,
+        **pricing,
+    }
+    result = await energy_validate(hass, hass_ws_client, grid)
+    assert result["energy_sources"] == [[]]

@@ -36,7 +36,7 @@ def coordinator_of(hass: HomeAssistant) -> HomeMiniCoordinator:
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
-@pytest.mark.parametrize("platform", [Platform.SENSOR, Platform.BINARY_SENSOR])
+@pytest.mark.parametrize("platform", [Platform.SENSOR, Platform.BINARY_SENSOR, Platform.BUTTON])
 async def test_entities_snapshot(
     hass: HomeAssistant,
     frozen_sim: Sim,
@@ -226,10 +226,10 @@ async def test_register_jump_beyond_any_supply_is_ignored(
     jump = replace(
         newest, read_at=newest.read_at + timedelta(seconds=10), consumption_wh=accepted + 1000
     )
-    coordinator._accept([jump])
-    assert coordinator._snapshot().consumption_wh == accepted
+    coordinator.meter.accept([jump], jump.read_at)
+    assert coordinator.meter.snapshot().consumption_wh == accepted
     assert "an implausible jump" in caplog.text
     # A reading already held is not counted again.
     received = coordinator.samples_received
-    coordinator._accept([jump])
+    coordinator.meter.accept([jump], jump.read_at)
     assert coordinator.samples_received == received

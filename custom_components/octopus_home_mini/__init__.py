@@ -5,28 +5,94 @@ from __future__ import annotations
 from homeassistant.const import CONF_API_KEY, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
 
 from .api import KrakenClient
-from .const import CONF_API_URL, DEFAULT_API_URL
-from .coordinator import HomeMiniConfigEntry, HomeMiniCoordinator, HomeMiniRuntimeData
+from .budget import RequestBudget
+from .const import (
+    ACCOUNT_REQUESTS_PER_HOUR,
+    CONF_ACCOUNT_NUMBER,
+    CONF_API_URL,
+    DEFAULT_API_URL,
+    DOMAIN,
+)
+from .coordinator import (
+    AccountLink,
+    HomeMiniConfigEntry,
+    HomeMiniCoordinator,
+    HomeMiniRuntimeData,
+)
 
-PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
+PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.BUTTON, Platform.SENSOR]
+
+#: The accounts with a loaded meter, by (API URL, account number, API key).
+ACCOUNTS: HassKey[dict[tuple[str, str, str], AccountLink]] = HassKey(DOMAIN)
+
+
+def _account_key(entry: HomeMiniConfigEntry) -> tuple[str, str, str]:
+    return (
+        entry.data.get(CONF_API_URL, DEFAULT_API_URL),
+        entry.data[CONF_ACCOUNT_NUMBER],
+        entry.data[CONF_API_KEY],
+    )
+
+
+def _link_for(hass: HomeAssistant, entry: HomeMiniConfigEntry) -> AccountLink:
+    """The account's shared client and budget, created with its first meter."""
+    accounts = hass.data.setdefault(ACCOUNTS, {})
+    key = _account_key(entry)
+    if key not in accounts:
+        budget = RequestBudget(ACCOUNT_REQUESTS_PER_HOUR, dt_util.utcnow)
+        client = KrakenClient(
+            async_get_clientsession(hass),
+            entry.data[CONF_API_KEY],
+            base_url=key[0],
+            request_hook=budget.record,
+        )
+        accounts[key] = AccountLink(client=client, budget=budget)
+    return accounts[key]
+
+
+def _restretch(link: AccountLink) -> None:
+    for coordinator in link.coordinators:
+        coordinator.update_interval = link.poll_interval()
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: HomeMiniConfigEntry) -> bool:
-    """Set up one meter: a client on Home Assistant's shared session and its coordinator."""
-    client = KrakenClient(
-        async_get_clientsession(hass),
-        entry.data[CONF_API_KEY],
-        base_url=entry.data.get(CONF_API_URL, DEFAULT_API_URL),
-    )
-    coordinator = HomeMiniCoordinator(hass, entry, client)
-    await coordinator.async_config_entry_first_refresh()
-    entry.runtime_data = HomeMiniRuntimeData(client=client, coordinator=coordinator)
+    """Set up one meter on its account's shared client."""
+    link = _link_for(hass, entry)
+    coordinator = HomeMiniCoordinator(hass, entry, link)
+    link.coordinators.append(coordinator)
+    _restretch(link)
+    try:
+        await coordinator.async_config_entry_first_refresh()
+    except Exception:
+        _forget(hass, entry, coordinator)
+        raise
+    entry.runtime_data = HomeMiniRuntimeData(link=link, coordinator=coordinator)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
 
+def _forget(
+    hass: HomeAssistant, entry: HomeMiniConfigEntry, coordinator: HomeMiniCoordinator
+) -> None:
+    accounts = hass.data.get(ACCOUNTS, {})
+    link = accounts.get(_account_key(entry))
+    if link is None:
+        return
+    if coordinator in link.coordinators:
+        link.coordinators.remove(coordinator)
+    if link.coordinators:
+        _restretch(link)
+    else:
+        accounts.pop(_account_key(entry), None)
+
+
 async def async_unload_entry(hass: HomeAssistant, entry: HomeMiniConfigEntry) -> bool:
-    """Unload a config entry."""
-    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    """Unload a config entry; the last meter of an account closes its link."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        _forget(hass, entry, entry.runtime_data.coordinator)
+    return unloaded

@@ -37,3 +37,14 @@ DEMAND_LEVELS: Final = (
     ("high", Decimal(3000)),
     ("very_high", None),
 )
+
+#: The tariff is re-read this often, or sooner when its half-hourly rates run out,
+TARIFF_MAX_AGE: Final = timedelta(hours=6)
+#: but never more often than this.
+TARIFF_MIN_INTERVAL: Final = timedelta(minutes=30)
+
+#: Requests one account may make in any hour, all meters and features together.
+ACCOUNT_REQUESTS_PER_HOUR: Final = 125
+#: Rate-limited: back off exponentially (full jitter) up to this long between polls.
+BACKOFF_MAX: Final = timedelta(minutes=15)
+MAX_BACKOFF_STEPS: Final = 5

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections import deque
+import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import wraps
-from typing import Any
+import logging
+import random
+from typing import Any, cast
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
@@ -25,40 +28,60 @@ from .api import (
     TelemetryGrouping,
     TelemetryReading,
 )
+from .budget import RequestBudget
 from .const import (
+    BACKOFF_MAX,
+    CONF_ACCOUNT_NUMBER,
     CONF_DEVICE_ID,
+    CONF_MPAN,
     DOMAIN,
     LOGGER,
-    MAX_FETCH_WINDOW,
-    MAX_PLAUSIBLE_POWER_W,
-    ONLINE_MAX_AGE,
+    MAX_BACKOFF_STEPS,
     POLL_INTERVAL,
-    SAMPLE_WINDOW,
+    TARIFF_MAX_AGE,
+    TARIFF_MIN_INTERVAL,
 )
+from .meter import HomeMiniData, MeterState, PriorDays, local_midnight, month_start
+from .tariff import rates_cover
 
 type HomeMiniConfigEntry = ConfigEntry[HomeMiniRuntimeData]
+
+STORAGE_VERSION = 1
+#: Coalesce state writes: the session total is saved at most this often (and on shutdown).
+STORAGE_DELAY = 60
+#: When the month's earlier days are out of Kraken's telemetry retention, look back this far.
+PRIOR_DAYS_FALLBACK = timedelta(days=7)
+
+
+@dataclass
+class AccountLink:
+    """What the meters of one account share: one client, one token, one request budget."""
+
+    client: KrakenClient
+    budget: RequestBudget
+    #: Polls of one account run one at a time, so meters never burst together.
+    poll_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    coordinators: list[HomeMiniCoordinator] = field(default_factory=list)
+
+    def poll_interval(self) -> timedelta:
+        """30 s for one meter; stretched so the account's total stays the same."""
+        return POLL_INTERVAL * max(1, len(self.coordinators))
 
 
 @dataclass
 class HomeMiniRuntimeData:
     """What a loaded entry holds."""
 
-    client: KrakenClient
+    link: AccountLink
     coordinator: HomeMiniCoordinator
 
 
-@dataclass(frozen=True, slots=True)
-class HomeMiniData:
-    """A snapshot of one meter, as the entities see it."""
+class _WarnWhenUnavailable(logging.LoggerAdapter[logging.Logger]):
+    """Home Assistant logs a failed poll once, at error level; a flaky cloud is a warning."""
 
-    newest: TelemetryReading | None
-    samples: tuple[TelemetryReading, ...]
-    consumption_wh: Decimal | None
-    export_wh: Decimal | None
-
-    def is_online(self, now: datetime) -> bool:
-        """Whether the newest sample is recent enough to call the Home Mini online."""
-        return self.newest is not None and now - self.newest.read_at < ONLINE_MAX_AGE
+    def error(self, msg: object, *args: object, **kwargs: Any) -> None:
+        """Log the one line per outage as a warning."""
+        self.warning(msg, *args, **kwargs)
 
 
 def kraken_errors[**P, T](
@@ -93,91 +116,164 @@ def kraken_errors[**P, T](
 
 
 class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
-    """Fetches the TEN_SECONDS readings published since the last poll, in one request."""
+    """Fetches the TEN_SECONDS readings published since the last poll, in one request.
+
+    The tariff (every few hours, or when its rates run out), today's totals after a start-up
+    and the month's earlier days (once a day) cost a request each, only when due.
+    """
 
     config_entry: HomeMiniConfigEntry
 
-    def __init__(
-        self, hass: HomeAssistant, entry: HomeMiniConfigEntry, client: KrakenClient
-    ) -> None:
-        """One coordinator per meter (config entry)."""
+    def __init__(self, hass: HomeAssistant, entry: HomeMiniConfigEntry, link: AccountLink) -> None:
+        """One coordinator per meter (config entry), sharing its account's link."""
         super().__init__(
             hass,
-            LOGGER,
+            cast(logging.Logger, _WarnWhenUnavailable(LOGGER)),
             config_entry=entry,
             name=f"{DOMAIN} {entry.title}",
-            update_interval=POLL_INTERVAL,
+            update_interval=link.poll_interval(),
         )
-        self.client = client
+        self.link = link
+        self.client = link.client
+        self._backoff = 0
         self.device_id: str = entry.data[CONF_DEVICE_ID]
-        self._samples: deque[TelemetryReading] = deque()
-        self._newest: TelemetryReading | None = None
-        self._register: TelemetryReading | None = None
-        self._export_wh: Decimal | None = None
-        self._glitch_logged = False
-        #: Distinct samples taken in since start-up (the benchmark's capture ratio uses it).
-        self.samples_received = 0
+        self.meter = MeterState(dt_util.utcnow(), dt_util.get_default_time_zone())
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}"
+        )
+        self._tariff_fetched: datetime | None = None
+
+    @property
+    def samples_received(self) -> int:
+        """Distinct samples taken in since start-up (the benchmark's capture ratio)."""
+        return self.meter.samples_received
+
+    async def _async_setup(self) -> None:
+        """Continue the session and the register floor of the previous run."""
+        if stored := await self._store.async_load():
+            self.meter.restore(stored)
+            self.link.budget.restore(stored.get("requests", []))
+
+    async def _async_update_data(self) -> HomeMiniData:
+        try:
+            data = await self._poll()
+        except KrakenRateLimitError as err:
+            self._backoff = min(self._backoff + 1, MAX_BACKOFF_STEPS)
+            ceiling = min(BACKOFF_MAX, self.link.poll_interval() * 2**self._backoff)
+            # Full jitter, never sooner than a normal poll; the server's word wins.
+            jitter = random.uniform(0, ceiling.total_seconds())  # noqa: S311 (not crypto)
+            delay = max(POLL_INTERVAL.total_seconds(), jitter)
+            if err.retry_after is not None:
+                delay = max(delay, err.retry_after)
+            raise UpdateFailed(
+                translation_domain=DOMAIN, translation_key="rate_limited", retry_after=delay
+            ) from err
+        # Back to the normal interval one step per successful poll.
+        self._backoff = max(0, self._backoff - 1)
+        self.update_interval = min(BACKOFF_MAX, self.link.poll_interval() * 2**self._backoff)
+        return data
 
     @kraken_errors
-    async def _async_update_data(self) -> HomeMiniData:
-        now = dt_util.utcnow()
-        start = now - SAMPLE_WINDOW
-        if self._newest is not None:
-            # Just after the newest sample we hold; ``start`` is inclusive.
-            start = self._newest.read_at + timedelta(seconds=1)
-        start = max(start, now - MAX_FETCH_WINDOW)
-        if start < now:
-            readings = await self.client.get_telemetry(
-                self.device_id, start, now, TelemetryGrouping.TEN_SECONDS
-            )
-            self._accept(readings)
-        return self._snapshot()
+    async def _poll(self) -> HomeMiniData:
+        async with self.link.poll_lock:
+            now = dt_util.utcnow()
+            start = self.meter.fetch_start(now)
+            # Keep one request spare for a token renewal.
+            if start < now and self.link.budget.allows(2):
+                readings = await self.client.get_telemetry(
+                    self.device_id, start, now, TelemetryGrouping.TEN_SECONDS
+                )
+                self.meter.accept(readings, now)
+            else:
+                LOGGER.debug("Skipping this poll: the account's hourly budget is spent")
+                self.meter.roll_day(now)
+            await self._refresh_extras(now)
+        self._store.async_delay_save(self._stored, STORAGE_DELAY)
+        return self.meter.snapshot()
 
-    def _accept(self, readings: list[TelemetryReading]) -> None:
-        for reading in readings:
-            if self._newest is not None and reading.read_at <= self._newest.read_at:
-                continue  # already counted
-            self._newest = reading
-            self.samples_received += 1
-            self._samples.append(reading)
-            self._accept_register(reading)
-            if reading.export_wh is not None and (
-                self._export_wh is None or reading.export_wh >= self._export_wh
-            ):
-                self._export_wh = reading.export_wh
-        if self._newest is not None:
-            while self._newest.read_at - self._samples[0].read_at >= SAMPLE_WINDOW:
-                self._samples.popleft()
+    def _stored(self) -> dict[str, Any]:
+        return {**self.meter.as_store(), "requests": self.link.budget.history()}
 
-    def _accept_register(self, reading: TelemetryReading) -> None:
-        """Take the reading's register unless it is missing, zero, lower, or implausibly high."""
-        value = reading.consumption_wh
-        last = self._register
-        reason: str | None = None
-        if value is None or value <= 0:
-            reason = "missing" if value is None else "zero"
-        elif last is not None and last.consumption_wh is not None:
-            hours = Decimal((reading.read_at - last.read_at).total_seconds()) / 3600
-            if value < last.consumption_wh:
-                reason = "lower than the last accepted reading"
-            elif value - last.consumption_wh > MAX_PLAUSIBLE_POWER_W * hours + 1:
-                reason = "an implausible jump"
-        if reason is None:
-            self._register = reading
-            self._glitch_logged = False
+    async def _refresh_extras(self, now: datetime) -> None:
+        """Tariff, today's recovery and the month's earlier days, each only when due."""
+        budget = self.link.budget
+        try:
+            # Each may need a token renewal too, so each keeps one request spare.
+            if self._tariff_due(now) and budget.allows(2):
+                await self._fetch_tariff(now)
+            newest = self.meter.newest
+            if not self.meter.today_recovered and newest is not None and budget.allows(2):
+                await self._recover_today(newest.read_at)
+            if self.meter.prior_days is None and budget.allows(2):
+                await self._fetch_prior_days(now)
+        except KrakenAuthenticationError:
+            raise
+        except KrakenError as err:
+            # Live data is already in hand; these are retried on a later poll.
+            LOGGER.debug("Deferred a tariff/history request: %s", err)
+
+    def _tariff_due(self, now: datetime) -> bool:
+        fetched = self._tariff_fetched
+        if fetched is None:
+            return True
+        if now - fetched < TARIFF_MIN_INTERVAL:
+            return False
+        return now - fetched >= TARIFF_MAX_AGE or not rates_cover(self.meter.tariff, now)
+
+    async def _fetch_tariff(self, now: datetime) -> None:
+        self._tariff_fetched = now
+        tariffs = await self.client.get_tariffs(self.config_entry.data[CONF_ACCOUNT_NUMBER])
+        self.meter.tariff = tariffs.get(self.config_entry.data[CONF_MPAN])
+
+    async def _recover_today(self, through: datetime) -> None:
+        """One HALF_HOURLY request: today's cost and energy through the newest sample held."""
+        midnight = self.meter.cost_today.started
+        if through < midnight:
+            self.meter.recover_today([], through)
             return
-        if not self._glitch_logged:
-            LOGGER.warning(
-                "Ignoring meter register readings from %s on: the register was %s",
-                reading.read_at.isoformat(),
-                reason,
-            )
-            self._glitch_logged = True
-
-    def _snapshot(self) -> HomeMiniData:
-        return HomeMiniData(
-            newest=self._newest,
-            samples=tuple(self._samples),
-            consumption_wh=self._register.consumption_wh if self._register else None,
-            export_wh=self._export_wh,
+        buckets = await self.client.get_telemetry(
+            self.device_id,
+            midnight,
+            through + timedelta(seconds=1),
+            TelemetryGrouping.HALF_HOURLY,
         )
+        self.meter.recover_today(buckets, through)
+
+    async def _fetch_prior_days(self, now: datetime) -> None:
+        """The month's complete days before today, in one HOURLY request (once a day)."""
+        tz = self.meter.tz
+        today = local_midnight(now, tz)
+        first = month_start(now, tz)
+        start = first
+        cost = Decimal(0)
+        if today > first:
+            try:
+                buckets = await self._hourly(start, today)
+            except KrakenError as err:
+                if err.code != "KT-GB-4051":
+                    raise
+                start = max(first, today - PRIOR_DAYS_FALLBACK)
+                buckets = await self._hourly(start, today)
+            cost = sum(
+                (self.meter.cost_pence(bucket) or Decimal(0) for bucket in buckets), Decimal(0)
+            )
+        self.meter.prior_days = PriorDays(
+            month_start=first,
+            day_start=today,
+            cost_pence=cost,
+            days=(today - start).total_seconds() / 86400,
+        )
+
+    async def _hourly(self, start: datetime, end: datetime) -> list[TelemetryReading]:
+        return await self.client.get_telemetry(self.device_id, start, end, TelemetryGrouping.HOURLY)
+
+    async def async_shutdown(self) -> None:
+        """Write the session and counting position now, not after the save delay."""
+        await super().async_shutdown()
+        await self._store.async_save(self._stored())
+
+    def reset_session(self) -> None:
+        """Start a new cost session now."""
+        self.meter.reset_session(dt_util.utcnow())
+        self._store.async_delay_save(self._stored, STORAGE_DELAY)
+        self.async_set_updated_data(self.meter.snapshot())

@@ -1,7 +1,8 @@
-"""Sensors: demand, the meter's registers, demand level and the last reading's time."""
+"""Sensors: live demand, the meter's registers, the tariff, and what it all costs."""
 
 from __future__ import annotations
 
+from calendar import monthrange
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,10 +21,16 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .const import DEMAND_LEVELS
-from .coordinator import HomeMiniConfigEntry, HomeMiniData
+from .coordinator import HomeMiniConfigEntry
 from .entity import HomeMiniEntity
+from .meter import HomeMiniData, next_local_midnight
 
 PARALLEL_UPDATES = 0
+
+CURRENCY = "GBP"
+PENCE_PER_POUND = Decimal(100)
+#: Money is shown to 1/1000 p; it is summed exactly (Decimal) underneath.
+MONEY_QUANTUM = Decimal("0.00001")
 
 type StateType = Decimal | datetime | str | None
 
@@ -38,15 +45,62 @@ def demand_level(demand_w: Decimal | None) -> str | None:
     return None  # pragma: no cover - the last band has no upper bound
 
 
+def pounds(pence: Decimal | None) -> Decimal | None:
+    """Pence to pounds, for display."""
+    return None if pence is None else (pence / PENCE_PER_POUND).quantize(MONEY_QUANTUM)
+
+
+def _price(pence: Decimal | None) -> Decimal | None:
+    """A price in pence to pounds, exactly (Agile rates have four decimals of a penny)."""
+    return None if pence is None else pence / PENCE_PER_POUND
+
+
 def _kwh(wh: Decimal | None) -> Decimal | None:
     return None if wh is None else wh / 1000
+
+
+def _demand(data: HomeMiniData) -> Decimal | None:
+    return data.newest.demand_w if data.newest else None
+
+
+def cost_rate(data: HomeMiniData, now: datetime) -> Decimal | None:
+    """Current demand priced at the current unit rate, in GBP per hour."""
+    demand, rate = _demand(data), data.unit_rate_pence(now)
+    if demand is None or rate is None:
+        return None
+    return pounds(demand / 1000 * rate)
+
+
+def projected_today(data: HomeMiniData, now: datetime) -> Decimal | None:
+    """Cost so far plus today's average hourly cost for the hours left."""
+    elapsed = (now - data.day_started).total_seconds()
+    if elapsed <= 0:
+        return None
+    left = (next_local_midnight(now, data.time_zone) - now).total_seconds()
+    cost = data.cost_today_pence
+    return pounds(cost + cost / Decimal(elapsed) * Decimal(left))
+
+
+def projected_month(data: HomeMiniData, now: datetime) -> Decimal | None:
+    """Month-to-date cost per day elapsed, times the days in the month."""
+    prior = data.prior_days
+    if prior is None:
+        return None
+    today_days = (now - data.day_started).total_seconds() / 86400
+    days = Decimal(prior.days + today_days)
+    if days <= 0:
+        return None
+    local = now.astimezone(data.time_zone)
+    month_days = monthrange(local.year, local.month)[1]
+    return pounds((prior.cost_pence + data.cost_today_pence) / days * month_days)
 
 
 @dataclass(frozen=True, kw_only=True)
 class HomeMiniSensorDescription(SensorEntityDescription):
     """How one sensor reads the coordinator's snapshot."""
 
-    value_fn: Callable[[HomeMiniData], StateType]
+    value_fn: Callable[[HomeMiniData, datetime], StateType]
+    last_reset_fn: Callable[[HomeMiniData], datetime] | None = None
     #: Whether the value is live data that turns unavailable when the Mini is offline.
     needs_online: bool = False
 
@@ -60,7 +114,7 @@ SENSORS: tuple[HomeMiniSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
         needs_online=True,
-        value_fn=lambda data: data.newest.demand_w if data.newest else None,
+        value_fn=lambda data, _: _demand(data),
     ),
     HomeMiniSensorDescription(
         key="consumption",
@@ -69,7 +123,7 @@ SENSORS: tuple[HomeMiniSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         state_class=SensorStateClass.TOTAL_INCREASING,
         suggested_display_precision=3,
-        value_fn=lambda data: _kwh(data.consumption_wh),
+        value_fn=lambda data, _: _kwh(data.consumption_wh),
     ),
     HomeMiniSensorDescription(
         key="export",
@@ -79,7 +133,7 @@ SENSORS: tuple[HomeMiniSensorDescription, ...] = (
         state_class=SensorStateClass.TOTAL_INCREASING,
         suggested_display_precision=3,
         entity_registry_enabled_default=False,
-        value_fn=lambda data: _kwh(data.export_wh),
+        value_fn=lambda data, _: _kwh(data.export_wh),
     ),
     HomeMiniSensorDescription(
         key="demand_level",
@@ -87,14 +141,84 @@ SENSORS: tuple[HomeMiniSensorDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         options=[level for level, _ in DEMAND_LEVELS],
         needs_online=True,
-        value_fn=lambda data: demand_level(data.newest.demand_w if data.newest else None),
+        value_fn=lambda data, _: demand_level(_demand(data)),
     ),
     HomeMiniSensorDescription(
         key="last_reading",
         translation_key="last_reading",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda data: data.newest.read_at if data.newest else None,
+        value_fn=lambda data, _: data.newest.read_at if data.newest else None,
+    ),
+    HomeMiniSensorDescription(
+        key="unit_rate",
+        translation_key="unit_rate",
+        native_unit_of_measurement=f"{CURRENCY}/{UnitOfEnergy.KILO_WATT_HOUR}",
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=4,
+        value_fn=lambda data, now: _price(data.unit_rate_pence(now)),
+    ),
+    HomeMiniSensorDescription(
+        key="standing_charge",
+        translation_key="standing_charge",
+        native_unit_of_measurement=f"{CURRENCY}/d",
+        suggested_display_precision=4,
+        value_fn=lambda data, _: pounds(data.tariff.standing_charge_pence) if data.tariff else None,
+    ),
+    HomeMiniSensorDescription(
+        key="session_cost",
+        translation_key="session_cost",
+        state_class=SensorStateClass.TOTAL,
+        value_fn=lambda data, _: pounds(data.session_cost_pence),
+        last_reset_fn=lambda data: data.session_started,
+        device_class=SensorDeviceClass.MONETARY,
+        native_unit_of_measurement=CURRENCY,
+        suggested_display_precision=2,
+    ),
+    HomeMiniSensorDescription(
+        key="cost_today",
+        translation_key="cost_today",
+        state_class=SensorStateClass.TOTAL,
+        value_fn=lambda data, _: pounds(data.cost_today_pence),
+        last_reset_fn=lambda data: data.day_started,
+        device_class=SensorDeviceClass.MONETARY,
+        native_unit_of_measurement=CURRENCY,
+        suggested_display_precision=2,
+    ),
+    HomeMiniSensorDescription(
+        key="consumption_today",
+        translation_key="consumption_today",
+        device_class=SensorDeviceClass.ENERGY,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=3,
+        value_fn=lambda data, _: _kwh(data.energy_today_wh),
+        last_reset_fn=lambda data: data.day_started,
+    ),
+    HomeMiniSensorDescription(
+        key="cost_rate",
+        translation_key="cost_rate",
+        native_unit_of_measurement=f"{CURRENCY}/h",
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=3,
+        needs_online=True,
+        value_fn=cost_rate,
+    ),
+    HomeMiniSensorDescription(
+        key="projected_cost_today",
+        translation_key="projected_cost_today",
+        value_fn=projected_today,
+        device_class=SensorDeviceClass.MONETARY,
+        native_unit_of_measurement=CURRENCY,
+        suggested_display_precision=2,
+    ),
+    HomeMiniSensorDescription(
+        key="projected_cost_month",
+        translation_key="projected_cost_month",
+        value_fn=projected_month,
+        device_class=SensorDeviceClass.MONETARY,
+        native_unit_of_measurement=CURRENCY,
+        suggested_display_precision=2,
     ),
 )
 
@@ -127,7 +251,14 @@ class HomeMiniSensor(HomeMiniEntity, SensorEntity):
     @property
     def native_value(self) -> StateType:
         """The value from the newest snapshot."""
-        return self.entity_description.value_fn(self.coordinator.data)
+        return self.entity_description.value_fn(self.coordinator.data, dt_util.utcnow())
+
+    @property
+    def last_reset(self) -> datetime | None:
+        """When a `total` sensor last started again from zero."""
+        if self.entity_description.last_reset_fn is None:
+            return None
+        return self.entity_description.last_reset_fn(self.coordinator.data)
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:

@@ -1,0 +1,45 @@
+"""The request budget of one Octopus account, shared by its meters and features."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+
+WINDOW = timedelta(hours=1)
+
+
+class RequestBudget:
+    """Counts the account's requests over a sliding hour and says when another fits."""
+
+    def __init__(self, per_hour: int, clock: Callable[[], datetime]) -> None:
+        """``per_hour`` is the ceiling; ``clock`` gives aware UTC time."""
+        self.per_hour = per_hour
+        self._clock = clock
+        self._sent: deque[datetime] = deque()
+
+    def record(self, _operation: str = "") -> None:
+        """Count one request now (the client's request hook)."""
+        self._sent.append(self._clock())
+
+    def used(self) -> int:
+        """Requests in the last hour."""
+        cutoff = self._clock() - WINDOW
+        while self._sent and self._sent[0] <= cutoff:
+            self._sent.popleft()
+        return len(self._sent)
+
+    def allows(self, requests: int) -> bool:
+        """Whether ``requests`` more fit under the ceiling now."""
+        return self.used() + requests <= self.per_hour
+
+    def history(self) -> list[str]:
+        """The last hour's request times, to survive a restart."""
+        self.used()
+        return [sent.isoformat() for sent in self._sent]
+
+    def restore(self, history: Iterable[str]) -> None:
+        """Merge request times saved by a previous run."""
+        merged = {*self._sent, *(datetime.fromisoformat(sent) for sent in history)}
+        self._sent = deque(sorted(merged))
+        self.used()
