@@ -22,10 +22,14 @@ DEFAULT_API_URL: Final = "https://api.octopus.energy"
 POLL_INTERVAL: Final = timedelta(seconds=30)
 #: How much history the first poll asks for, and how long the `samples` attribute reaches back.
 SAMPLE_WINDOW: Final = timedelta(minutes=5)
-#: The most a single catch-up poll asks for (360 ten-second rows), however long the gap.
+#: The most a single poll asks for (360 ten-second rows); longer gaps take several polls.
 MAX_FETCH_WINDOW: Final = timedelta(hours=1)
+#: How far back an outage is caught up at most.
+MAX_CATCH_UP: Final = timedelta(hours=24)
 #: The Mini counts as offline when its newest sample is older than this.
 ONLINE_MAX_AGE: Final = timedelta(minutes=3)
+#: After this long without a new sample a repair issue explains what to do.
+STALE_REPAIR_AFTER: Final = timedelta(minutes=15)
 #: A register rising faster than this is a glitch (a UK 100 A single-phase supply is ~23 kW).
 MAX_PLAUSIBLE_POWER_W: Final = Decimal(30_000)
 

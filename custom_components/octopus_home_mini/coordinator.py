@@ -15,6 +15,7 @@ from typing import Any, cast
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
@@ -38,6 +39,7 @@ from .const import (
     LOGGER,
     MAX_BACKOFF_STEPS,
     POLL_INTERVAL,
+    STALE_REPAIR_AFTER,
     TARIFF_MAX_AGE,
     TARIFF_MIN_INTERVAL,
 )
@@ -46,6 +48,8 @@ from .tariff import rates_cover
 
 type HomeMiniConfigEntry = ConfigEntry[HomeMiniRuntimeData]
 
+ISSUE_NOT_REPORTING = "home_mini_not_reporting"
+ISSUE_MISSING = "home_mini_missing"
 STORAGE_VERSION = 1
 #: Coalesce state writes: the session total is saved at most this often (and on shutdown).
 STORAGE_DELAY = 60
@@ -136,6 +140,7 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         self.link = link
         self.client = link.client
         self._backoff = 0
+        self._issues: set[str] = set()
         self.device_id: str = entry.data[CONF_DEVICE_ID]
         self.meter = MeterState(dt_util.utcnow(), dt_util.get_default_time_zone())
         self._store: Store[dict[str, Any]] = Store(
@@ -154,9 +159,13 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             self.meter.restore(stored)
             self.link.budget.restore(stored.get("requests", []))
 
+    @kraken_errors
     async def _async_update_data(self) -> HomeMiniData:
         try:
             data = await self._poll()
+        except KrakenNoHomeMiniError:
+            self._set_issue(ISSUE_MISSING, active=True)
+            raise
         except KrakenRateLimitError as err:
             self._backoff = min(self._backoff + 1, MAX_BACKOFF_STEPS)
             ceiling = min(BACKOFF_MAX, self.link.poll_interval() * 2**self._backoff)
@@ -171,19 +180,43 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         # Back to the normal interval one step per successful poll.
         self._backoff = max(0, self._backoff - 1)
         self.update_interval = min(BACKOFF_MAX, self.link.poll_interval() * 2**self._backoff)
+        self._set_issue(ISSUE_MISSING, active=False)
+        newest = data.newest
+        stale = newest is None or dt_util.utcnow() - newest.read_at >= STALE_REPAIR_AFTER
+        self._set_issue(ISSUE_NOT_REPORTING, active=stale)
         return data
 
-    @kraken_errors
+    def _set_issue(self, key: str, *, active: bool) -> None:
+        """Raise or clear one of this meter's repair issues (only on a change)."""
+        if active == (key in self._issues):
+            return
+        issue_id = f"{key}_{self.config_entry.entry_id}"
+        if active:
+            self._issues.add(key)
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key=key,
+                translation_placeholders={"meter": self.config_entry.title},
+            )
+        else:
+            self._issues.discard(key)
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+
     async def _poll(self) -> HomeMiniData:
         async with self.link.poll_lock:
             now = dt_util.utcnow()
-            start = self.meter.fetch_start(now)
+            start, end = self.meter.fetch_window(now)
             # Keep one request spare for a token renewal.
-            if start < now and self.link.budget.allows(2):
+            if start < end and self.link.budget.allows(2):
                 readings = await self.client.get_telemetry(
-                    self.device_id, start, now, TelemetryGrouping.TEN_SECONDS
+                    self.device_id, start, end, TelemetryGrouping.TEN_SECONDS
                 )
                 self.meter.accept(readings, now)
+                self.meter.scanned(end, now)
             else:
                 LOGGER.debug("Skipping this poll: the account's hourly budget is spent")
                 self.meter.roll_day(now)

@@ -10,7 +10,13 @@ import logging
 from typing import Any
 
 from .api import Tariff, TelemetryReading
-from .const import MAX_FETCH_WINDOW, MAX_PLAUSIBLE_POWER_W, ONLINE_MAX_AGE, SAMPLE_WINDOW
+from .const import (
+    MAX_CATCH_UP,
+    MAX_FETCH_WINDOW,
+    MAX_PLAUSIBLE_POWER_W,
+    ONLINE_MAX_AGE,
+    SAMPLE_WINDOW,
+)
 from .tariff import unit_rate_pence
 from .totals import RunningTotal
 
@@ -89,23 +95,37 @@ class MeterState:
         self.prior_days: PriorDays | None = None
         #: Newest reading time already counted before a restart (fetching resumes there).
         self.resume_after: datetime | None = None
+        #: Catch-up windows are complete up to here (a stale Mini leaves empty hours).
+        self.scanned_to: datetime | None = None
         self.samples_received = 0
         self._glitch_logged = False
 
     # Fetch window ------------------------------------------------------------------------
 
-    def fetch_start(self, now: datetime) -> datetime:
-        """Just after the newest sample held; at start-up the last 5 minutes, or back to
-        where the previous run stopped counting if that is earlier. Never over an hour."""
+    def fetch_window(self, now: datetime) -> tuple[datetime, datetime]:
+        """The next range to ask for: from just after the newest sample held, at most an hour.
+
+        At start-up it reaches back 5 minutes, or to where the previous run stopped counting
+        if that is earlier. A longer gap is caught up an hour per poll, oldest first, so no
+        sample (and no penny) is skipped; gaps older than a day are given up.
+        """
         if self.newest is not None:
             start = self.newest.read_at + timedelta(seconds=1)
         else:
             start = now - SAMPLE_WINDOW
             if self.resume_after is not None:
                 start = min(start, self.resume_after + timedelta(seconds=1))
-        return max(start, now - MAX_FETCH_WINDOW)
+        if self.scanned_to is not None:
+            start = max(start, self.scanned_to)
+        start = max(start, now - MAX_CATCH_UP)
+        return start, min(now, start + MAX_FETCH_WINDOW)
 
     # Readings ----------------------------------------------------------------------------
+
+    def scanned(self, end: datetime, now: datetime) -> None:
+        """A catch-up window ending well in the past is complete, even if it was empty."""
+        if now - end >= SAMPLE_WINDOW:
+            self.scanned_to = end
 
     def accept(self, readings: list[TelemetryReading], now: datetime) -> None:
         """Take new readings in order: buffer, register guard, costs; roll the day over."""
