@@ -243,3 +243,25 @@ async def test_two_meters_share_one_budget(
     await hass.config_entries.async_unload(second.entry_id)
     await advance(hass, freezer, 60)
     assert first.runtime_data.coordinator.update_interval == timedelta(seconds=30)
+
+
+async def test_missing_mini_raises_and_clears_a_repair(
+    hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
+) -> None:
+    """Kraken no longer knows the meter's Mini at runtime: a repair issue, never a reauth."""
+    _, url = frozen_sim
+    entry = await setup_entry(hass, url)
+    coordinator = entry.runtime_data.coordinator
+    issues = ir.async_get(hass)
+    issue_id = f"home_mini_missing_{entry.entry_id}"
+    coordinator.device_id = "FF-FF-FF-FF-FF-FF-FF-FF"  # what Kraken answers KT-GB-4050 for
+    await advance(hass, freezer, 30)
+    issue = issues.async_get_issue("octopus_home_mini", issue_id)
+    assert issue is not None
+    assert issue.translation_placeholders == {"meter": "Home Mini 21E1234567"}
+    assert hass.states.get(CONSUMPTION).state == STATE_UNAVAILABLE
+    assert hass.config_entries.flow.async_progress_by_handler("octopus_home_mini") == []
+    coordinator.device_id = DEVICE
+    await advance(hass, freezer, 60)
+    assert issues.async_get_issue("octopus_home_mini", issue_id) is None
+    assert hass.states.get(CONSUMPTION).state != STATE_UNAVAILABLE
