@@ -1,6 +1,7 @@
 """Decoding the API's answers: encodings, nulls, and every malformed shape we refuse."""
 
-from datetime import UTC, datetime
+import base64
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 import json
 from typing import Any
@@ -81,21 +82,28 @@ def test_bad_telemetry(data: dict[str, Any]) -> None:
         parse.telemetry(data)
 
 
-def test_token_needs_exp() -> None:
-    """The token's expiry comes from payload.exp; without it the answer is refused."""
+NOW = datetime(2026, 3, 14, 12, tzinfo=UTC)
+
+
+def test_token_expiry_sources() -> None:
+    """Expiry from payload.exp, else the JWT's claims, else one hour from now."""
     good = {"token": "a.b.c", "payload": {"exp": 1724158972}, "refreshToken": None}
-    token = parse.token({"obtainKrakenToken": good})
+    token = parse.token({"obtainKrakenToken": good}, NOW)
     assert token.expires_at == datetime.fromtimestamp(1724158972, UTC)
     assert token.refresh_expires_at is None
     assert "a.b.c" not in repr(token)
+    claims = base64.urlsafe_b64encode(json.dumps({"exp": 1724158000}).encode()).decode()
+    from_jwt = parse.token({"obtainKrakenToken": {"token": f"h.{claims.rstrip('=')}.s"}}, NOW)
+    assert from_jwt.expires_at == datetime.fromtimestamp(1724158000, UTC)
+    opaque = parse.token({"obtainKrakenToken": {**good, "payload": {}}}, NOW)
+    assert opaque.expires_at == NOW + timedelta(hours=1)
     for bad in (
         {**good, "token": ""},
-        {**good, "payload": {}},
         {**good, "payload": {"exp": "soon"}},
         {**good, "refreshToken": 5},
     ):
         with pytest.raises(KrakenInvalidResponseError):
-            parse.token({"obtainKrakenToken": bad})
+            parse.token({"obtainKrakenToken": bad}, NOW)
 
 
 def _agreement(meter_point: dict[str, Any], tariff: Any = None) -> dict[str, Any]:

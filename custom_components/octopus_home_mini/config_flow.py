@@ -63,7 +63,7 @@ def _user_schema(defaults: Mapping[str, Any]) -> vol.Schema:
             vol.Required(
                 CONF_ACCOUNT_NUMBER, default=defaults.get(CONF_ACCOUNT_NUMBER, vol.UNDEFINED)
             ): TextSelector(),
-            vol.Required(SECTION_ADVANCED): section(
+            vol.Optional(SECTION_ADVANCED, default={}): section(
                 vol.Schema(
                     {
                         vol.Optional(

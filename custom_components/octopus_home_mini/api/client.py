@@ -216,7 +216,7 @@ class KrakenClient:
 
     async def _obtain_token(self, credential: dict[str, str]) -> Token:
         data = await self._post(queries.SIGN_IN, "ObtainKrakenToken", {"input": credential})
-        return parse.token(data)
+        return parse.token(data, self._clock())
 
     def _invalidate(self, rejected: Token) -> None:
         """Drop a token the server refused, unless another caller already replaced it."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import base64
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+import json
+from typing import Any, Final
 
 from .errors import KrakenInvalidResponseError
 from .models import (
@@ -20,6 +22,9 @@ from .models import (
     Token,
     UnitRate,
 )
+
+#: Kraken's documented access-token lifetime, used only when a token states no expiry.
+TOKEN_LIFETIME: Final = timedelta(hours=1)
 
 
 def _invalid(what: str) -> KrakenInvalidResponseError:
@@ -96,15 +101,31 @@ def _epoch(value: Any, what: str) -> datetime | None:
     return datetime.fromtimestamp(value, UTC)
 
 
-def token(data: dict[str, Any]) -> Token:
-    """The ``obtainKrakenToken`` result; expiry comes from the returned ``payload.exp``."""
+def _jwt_exp(jwt: str) -> Any:
+    """The ``exp`` claim read from the token itself (its signature is not ours to check)."""
+    try:
+        body = jwt.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    except (IndexError, ValueError):
+        return None
+    return claims.get("exp") if isinstance(claims, dict) else None
+
+
+def token(data: dict[str, Any], now: datetime) -> Token:
+    """The ``obtainKrakenToken`` result.
+
+    Expiry comes from ``payload.exp``, else from the JWT's own claims, else the documented
+    one-hour lifetime from ``now``.
+    """
     result = obj(data.get("obtainKrakenToken"), "obtainKrakenToken")
     jwt = result.get("token")
     if not isinstance(jwt, str) or not jwt:
         raise _invalid("obtainKrakenToken.token")
-    expires_at = _epoch(obj(result.get("payload"), "payload").get("exp"), "payload.exp")
+    payload = result.get("payload")
+    exp = payload.get("exp") if isinstance(payload, dict) else None
+    expires_at = _epoch(exp if exp is not None else _jwt_exp(jwt), "payload.exp")
     if expires_at is None:
-        raise _invalid("payload.exp")
+        expires_at = now + TOKEN_LIFETIME
     return Token(
         token=jwt,
         expires_at=expires_at,
