@@ -1,5 +1,7 @@
 """Set-up, unload, retry and re-authentication through the real Home Assistant harness."""
 
+from typing import Any
+
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.core import HomeAssistant
@@ -83,3 +85,18 @@ async def test_unknown_device_is_not_ready(hass: HomeAssistant, frozen_sim: Sim)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.SETUP_RETRY
     assert entry.reason == "Octopus reports no Home Mini for this meter"
+
+
+async def test_removing_the_entry_removes_its_storage(
+    hass: HomeAssistant, frozen_sim: Sim, hass_storage: dict[str, Any]
+) -> None:
+    """The stored session goes with the entry."""
+    _, url = frozen_sim
+    entry = await setup_entry(hass, url)
+    await hass.config_entries.async_unload(entry.entry_id)
+    key = f"{DOMAIN}.{entry.entry_id}"
+    assert key in hass_storage
+    assert hass_storage[key]["data"]["session"]["value"] == "0"
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert key not in hass_storage

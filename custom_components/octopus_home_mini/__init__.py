@@ -96,3 +96,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: HomeMiniConfigEntry) ->
     if unloaded:
         _forget(hass, entry, entry.runtime_data.coordinator)
     return unloaded
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: HomeMiniConfigEntry) -> None:
+    """Deleting a meter deletes its stored session and counting position."""
+    await HomeMiniCoordinator.store_for(hass, entry).async_remove()

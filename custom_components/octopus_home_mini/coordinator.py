@@ -143,10 +143,13 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         self._issues: set[str] = set()
         self.device_id: str = entry.data[CONF_DEVICE_ID]
         self.meter = MeterState(dt_util.utcnow(), dt_util.get_default_time_zone())
-        self._store: Store[dict[str, Any]] = Store(
-            hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}"
-        )
+        self._store = self.store_for(hass, entry)
         self._tariff_fetched: datetime | None = None
+
+    @staticmethod
+    def store_for(hass: HomeAssistant, entry: ConfigEntry[Any]) -> Store[dict[str, Any]]:
+        """Where one meter's session and counting position are kept."""
+        return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}")
 
     @property
     def samples_received(self) -> int:
