@@ -4,6 +4,7 @@ Not part of the test run (no `test_` file name); `scripts/bench` runs it explici
 prints its figures. Nothing here asserts a wall-clock time.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 import statistics
@@ -41,6 +42,7 @@ async def test_bench_one_day(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, socket_enabled: None
 ) -> None:
     """Requests per hour, capture ratio, freshness, CPU per update and memory over 24 h."""
+    asyncio.get_running_loop().set_debug(False)  # thousands of polls
     freezer.move_to(MIDNIGHT + timedelta(seconds=30))
     sim = KrakenSimulator()
     simulator_cpu = [0.0]

@@ -1,5 +1,6 @@
 """Tariff and cost sensors over simulated days on Agile, restarts, sessions and midnight."""
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -61,6 +62,7 @@ async def test_agile_day_with_restart_at_noon(
     Home Assistant restarts at noon: today's values are recovered from one HALF_HOURLY
     request, and the session continues without counting anything twice.
     """
+    asyncio.get_running_loop().set_debug(False)  # thousands of polls
     sim, url = frozen_sim
     entry = await setup_entry(hass, url)
     rates: set[Decimal] = set()

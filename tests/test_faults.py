@@ -1,5 +1,6 @@
 """Never silently wrong: 24 simulated hours with faults injected in turn, and two meters."""
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -111,6 +112,7 @@ async def test_fault_matrix_24_hours(
 ) -> None:
     """Every fault: no traceback, consumption monotonic and never past the meter, values back
     within a poll or two, at most one warning per outage, and the hourly budget kept."""
+    asyncio.get_running_loop().set_debug(False)  # thousands of polls
     sim, url = frozen_sim
     entry = await setup_entry(hass, url)
     last_consumption = Decimal(0)

@@ -1,0 +1,856 @@
+"""A real Home Assistant beside the Kraken simulator, for the end-to-end test and `scripts/develop`.
+
+Both run as subprocesses on 127.0.0.1 and are stopped by their recorded PIDs:
+
+* ``python -m tests.simulator --port 0`` - the Kraken double on the wall clock;
+* ``hass --skip-pip --config <dir>`` - Home Assistant from .venv with a fresh config directory
+  whose ``custom_components`` is a link to this repository's.
+
+Home Assistant is then driven only through the HTTP and websocket APIs its frontend uses:
+onboarding, the config flow (with ``show_advanced_options``; the API URL sits in the collapsed
+``advanced`` section), a storage-mode dashboard and the Energy preferences. Headless Chromium is
+driven over the DevTools protocol with aiohttp (no extra dependency).
+
+    python -m tests.e2e.harness develop        # what scripts/develop runs
+    python -m tests.e2e.harness requirements   # pinned packages Home Assistant needs here
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+import json
+import os
+from pathlib import Path
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+import aiohttp
+
+from tests.simulator import SINGLE
+
+REPO = Path(__file__).resolve().parents[2]
+#: .venv/bin: the interpreter running this and Home Assistant's `hass` script beside it.
+BIN = Path(sys.executable).parent
+HOST = "127.0.0.1"
+DOMAIN = "octopus_home_mini"
+DASHBOARD = "home-mini"
+
+#: The integrations configuration.yaml names, on top of Home Assistant's own defaults
+#: (bootstrap.DEFAULT_INTEGRATIONS, always loaded). Not `default_config`: it pulls in
+#: assist_pipeline (pymicro-vad, pyspeex-noise: no Python 3.14 wheels) and integrations that
+#: talk to the LAN or the internet (zeroconf, ssdp, dhcp, bluetooth, cloud, homeassistant_alerts).
+COMPONENTS = ("frontend", "config", "api", "energy", "history", "logbook", "recorder")
+#: Requirements of default integrations that only come as source and do not build here (the
+#: private Python has no C headers): assist_pipeline and assist_satellite fail to set up.
+NO_WHEEL = frozenset({"pymicro-vad", "pyspeex-noise"})
+
+CONFIGURATION_YAML = f"""\
+# Written by tests/e2e/harness.py; the directory is recreated on every run.
+{"".join(f"{name}:{chr(10)}" for name in COMPONENTS)}
+logger:
+  default: warning
+  logs:
+    # Debug, so the no-secrets check in the end-to-end test sees everything we log.
+    custom_components.{DOMAIN}: debug
+"""
+
+#: What the onboarding wizard's location step sends (config/core/update).
+CORE_CONFIG = {
+    "location_name": "Home",
+    "latitude": 51.5072,
+    "longitude": -0.1276,
+    "elevation": 11,
+    "unit_system": "metric",
+    "time_zone": "Europe/London",
+    "currency": "GBP",
+    "country": "GB",
+    "language": "en",
+}
+
+#: Chromium, headless and offline: everything but loopback goes to a closed proxy port and
+#: every host name but 127.0.0.1 fails to resolve.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--disable-domain-reliability",
+    "--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication",
+    "--no-default-browser-check",
+    "--no-pings",
+    "--mute-audio",
+    "--hide-scrollbars",
+    "--proxy-server=http://127.0.0.1:9",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    "--window-size=1280,900",
+    f"--remote-debugging-address={HOST}",
+    "--remote-debugging-port=0",
+)
+
+#: Every text node of the page, through every open shadow root (HA's UI is web components,
+#: so document.body.innerText and --dump-dom see almost nothing).
+DEEP_TEXT_JS = """
+(() => {
+  const out = [];
+  const walk = (node) => {
+    if (node.nodeType === Node.TEXT_NODE) {
+      const text = node.textContent.trim();
+      if (text) out.push(text);
+      return;
+    }
+    if (node.nodeType === Node.ELEMENT_NODE) {
+      const style = node.tagName === "STYLE" || node.tagName === "SCRIPT";
+      if (style) return;
+      if (node.shadowRoot) walk(node.shadowRoot);
+    }
+    for (const child of node.childNodes) walk(child);
+  };
+  walk(document);
+  return out.join("\\n");
+})()
+"""
+
+
+class HarnessError(RuntimeError):
+    """Something the harness waited for did not happen."""
+
+
+# --- processes ------------------------------------------------------------------------------
+
+
+@dataclass
+class Proc:
+    """A child process started by the harness, in its own session, known by its PID."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        """The recorded process id."""
+        return self.popen.pid
+
+    def running(self) -> bool:
+        """Whether it has not exited yet."""
+        return self.popen.poll() is None
+
+    def send_signal(self, signum: int) -> None:
+        """Send a signal to this PID (never by name)."""
+        if self.running():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signum)
+
+    async def stop(self, grace: float = 30) -> int:
+        """SIGTERM, wait up to `grace` s, then SIGKILL; returns the exit code."""
+        self.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while self.running():
+            if time.monotonic() > deadline:
+                self.send_signal(signal.SIGKILL)
+                break
+            await asyncio.sleep(0.1)
+        return self.wait(10)
+
+    def wait(self, timeout: float) -> int:
+        """Reap the process (blocking, at most `timeout` s)."""
+        return self.popen.wait(timeout)
+
+    def kill(self) -> None:
+        """Last resort for teardown: SIGKILL by PID and reap."""
+        self.send_signal(signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(10)
+
+    def tail(self, lines: int = 40) -> str:
+        """The end of its output, for error messages."""
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def spawn(name: str, args: list[str], log: Path, cwd: Path) -> Proc:
+    """Start a subprocess with stdout and stderr to `log`, in a new session.
+
+    A new session keeps Ctrl-C in a terminal away from it: the harness stops it, in order.
+    """
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        popen = subprocess.Popen(
+            args,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Proc(name, popen, log)
+
+
+@dataclass
+class Processes:
+    """Everything started, stopped newest first; also written to a PID file when given one."""
+
+    pid_file: Path | None = None
+    procs: list[Proc] = field(default_factory=list)
+
+    def add(self, proc: Proc) -> Proc:
+        """Remember a started process."""
+        self.procs.append(proc)
+        self._write()
+        return proc
+
+    def _write(self) -> None:
+        if self.pid_file is not None:
+            live = [f"{proc.name} {proc.pid}\n" for proc in self.procs if proc.running()]
+            self.pid_file.write_text("".join(live))
+
+    async def stop_all(self) -> None:
+        """Stop every process, newest first (Home Assistant before the simulator)."""
+        for proc in reversed(self.procs):
+            try:
+                await proc.stop()
+            except BaseException:
+                proc.kill()
+                raise
+        self.procs.clear()
+        if self.pid_file is not None:
+            self.pid_file.unlink(missing_ok=True)
+
+    def kill_all(self) -> None:
+        """SIGKILL whatever is still running (teardown after a failure)."""
+        for proc in reversed(self.procs):
+            proc.kill()
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    """Whether 127.0.0.1:`port` can be bound."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+async def until[T](
+    check: Callable[[], Awaitable[T | None]], within: float, what: str, interval: float = 0.25
+) -> T:
+    """Poll `check` until it returns something truthy; connection errors count as not yet."""
+    deadline = time.monotonic() + within
+    last_error: Exception | None = None
+    while True:
+        try:
+            result = await check()
+        except (aiohttp.ClientError, OSError, json.JSONDecodeError) as err:
+            result, last_error = None, err
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise HarnessError(f"timed out after {within:.0f} s waiting for {what} ({last_error})")
+        await asyncio.sleep(interval)
+
+
+# --- the simulator --------------------------------------------------------------------------
+
+
+def start_simulator(log: Path) -> Proc:
+    """`python -m tests.simulator` on a port it picks."""
+    args = [sys.executable, "-m", "tests.simulator", "--port", "0", "--host", HOST]
+    return spawn("simulator", args, log, REPO)
+
+
+async def simulator_url(proc: Proc, within: float = 30) -> str:
+    """The base URL from the simulator's first line of output."""
+    prefix = "Kraken simulator listening on "
+
+    async def check() -> str | None:
+        if not proc.running():
+            raise HarnessError(f"the simulator exited:\n{proc.tail()}")
+        for line in proc.log.read_text(errors="replace").splitlines():
+            if line.startswith(prefix):
+                return line.removeprefix(prefix).strip()
+        return None
+
+    return await until(check, within, "the simulator to listen")
+
+
+# --- Home Assistant -------------------------------------------------------------------------
+
+
+def http_storage(port: int) -> dict[str, Any]:
+    """`.storage/http` with the port and a loopback-only bind, as confirmed ("stable") config.
+
+    An `http:` block in configuration.yaml would be migrated to a *pending* config that Home
+    Assistant reverts after 5 minutes unless promoted; a stable stored config has no trial.
+    """
+    from homeassistant.components.http import config as http_config  # noqa: PLC0415
+
+    stable = http_config.HTTP_STORAGE_SCHEMA({"server_host": [HOST], "server_port": port})
+    stable |= {"created_at": datetime.now(UTC).isoformat(), "error": None, "error_message": None}
+    return {
+        "version": http_config.STORAGE_VERSION,
+        "minor_version": http_config.STORAGE_MINOR_VERSION,
+        "key": http_config.STORAGE_KEY,
+        "data": {"stable": stable, "pending": None, "yaml_migration_done": True},
+    }
+
+
+def prepare_config(config: Path, port: int) -> None:
+    """A fresh config directory: configuration.yaml, the HTTP port, our custom_components."""
+    shutil.rmtree(config, ignore_errors=True)
+    (config / ".storage").mkdir(parents=True)
+    (config / "configuration.yaml").write_text(CONFIGURATION_YAML)
+    (config / ".storage" / "http").write_text(json.dumps(http_storage(port), indent=2))
+    (config / "custom_components").symlink_to(REPO / "custom_components", target_is_directory=True)
+
+
+def start_hass(config: Path, log: Path) -> Proc:
+    """The real `hass` of this virtualenv; it never pip-installs anything."""
+    hass = BIN / "hass"
+    args = [str(hass)] if hass.exists() else [sys.executable, "-m", "homeassistant"]
+    args += ["--config", str(config), "--skip-pip", "--log-no-color"]
+    return spawn("hass", args, log, config)
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """What /auth/token returned."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+class WsClient:
+    """Home Assistant's websocket API, one command at a time."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Wrap an authenticated websocket."""
+        self._ws = ws
+        self._id = 0
+
+    async def call(self, kind: str, **payload: Any) -> Any:
+        """Send a command and return its result; raise on an error result."""
+        self._id += 1
+        await self._ws.send_json({"id": self._id, "type": kind, **payload})
+        while True:
+            message = await self._ws.receive_json(timeout=60)
+            if message.get("id") != self._id or message.get("type") != "result":
+                continue
+            if not message["success"]:
+                raise HarnessError(f"{kind} failed: {message['error']}")
+            return message["result"]
+
+
+class HassApi:
+    """Home Assistant at `base_url`, as its frontend talks to it."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
+        """No token until onboarding (or `login`) provides one."""
+        self.session = session
+        self.base_url = base_url
+        self.client_id = f"{base_url}/"
+        self.tokens: Tokens | None = None
+
+    def _headers(self) -> dict[str, str]:
+        if self.tokens is None:
+            return {}
+        return {"Authorization": f"Bearer {self.tokens.access_token}"}
+
+    async def get(self, path: str) -> Any:
+        """GET a JSON API path; raises on HTTP errors."""
+        async with self.session.get(self.base_url + path, headers=self._headers()) as resp:
+            resp.raise_for_status()
+            return await resp.json()
+
+    async def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        """POST JSON, return JSON; raises on HTTP errors (with the body in the message)."""
+        async with self.session.post(
+            self.base_url + path, json=body or {}, headers=self._headers()
+        ) as resp:
+            if resp.status >= 400:
+                raise HarnessError(f"POST {path}: HTTP {resp.status}: {await resp.text()}")
+            return await resp.json()
+
+    @contextlib.asynccontextmanager
+    async def ws(self) -> AsyncIterator[WsClient]:
+        """An authenticated websocket connection."""
+        assert self.tokens is not None, "log in first"
+        async with self.session.ws_connect(f"{self.base_url}/api/websocket") as ws:
+            hello = await ws.receive_json(timeout=30)
+            assert hello["type"] == "auth_required", hello
+            await ws.send_json({"type": "auth", "access_token": self.tokens.access_token})
+            answer = await ws.receive_json(timeout=30)
+            if answer["type"] != "auth_ok":
+                raise HarnessError(f"websocket auth failed: {answer}")
+            yield WsClient(ws)
+
+    async def wait_up(self, within: float = 60) -> None:
+        """Until the HTTP server answers (onboarding's status view needs no login)."""
+
+        async def check() -> bool:
+            async with self.session.get(f"{self.base_url}/manifest.json") as resp:
+                return resp.status == 200
+
+        await until(check, within, f"Home Assistant at {self.base_url}")
+
+    async def wait_running(self, within: float = 60) -> None:
+        """Until start-up has finished (every integration set up); needs a token."""
+
+        async def check() -> bool:
+            return (await self.get("/api/config")).get("state") == "RUNNING"
+
+        await until(check, within, "Home Assistant to finish starting")
+
+    async def _token(self, code: str) -> Tokens:
+        data = {"grant_type": "authorization_code", "code": code, "client_id": self.client_id}
+        async with self.session.post(f"{self.base_url}/auth/token", data=data) as resp:
+            if resp.status != 200:
+                raise HarnessError(f"/auth/token: HTTP {resp.status}: {await resp.text()}")
+            body = await resp.json()
+        return Tokens(body["access_token"], body["refresh_token"], int(body["expires_in"]))
+
+    async def onboard(self, name: str, username: str, password: str) -> Tokens:
+        """The onboarding wizard's calls, in its order: user, location, analytics, done."""
+        user = await self.post(
+            "/api/onboarding/users",
+            {
+                "client_id": self.client_id,
+                "name": name,
+                "username": username,
+                "password": password,
+                "language": "en",
+            },
+        )
+        self.tokens = await self._token(user["auth_code"])
+        async with self.ws() as ws:
+            await ws.call("config/core/update", **CORE_CONFIG)
+        await self.post("/api/onboarding/core_config")
+        await self.post("/api/onboarding/analytics")  # analytics left off: nothing is sent
+        await self.post(
+            "/api/onboarding/integration",
+            {"client_id": self.client_id, "redirect_uri": f"{self.base_url}/?auth_callback=1"},
+        )
+        return self.tokens
+
+    async def states(self) -> dict[str, dict[str, Any]]:
+        """All states in one snapshot (one event-loop turn in Home Assistant)."""
+        return {state["entity_id"]: state for state in await self.get("/api/states")}
+
+    # The config flow, exactly as the "Add integration" dialog drives it.
+
+    async def flow_start(self, handler: str = DOMAIN) -> dict[str, Any]:
+        """Open the dialog (advanced mode on, so the collapsed API URL section exists)."""
+        return dict(
+            await self.post(
+                "/api/config/config_entries/flow",
+                {"handler": handler, "show_advanced_options": True},
+            )
+        )
+
+    async def flow_submit(self, flow_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Press Submit with `data`."""
+        return dict(await self.post(f"/api/config/config_entries/flow/{flow_id}", data))
+
+
+def user_input(api_key: str, account_number: str, api_url: str) -> dict[str, Any]:
+    """The `user` step's form as the frontend posts it (sections nest their fields)."""
+    return {
+        "api_key": api_key,
+        "account_number": account_number,
+        "advanced": {"api_url": api_url},
+    }
+
+
+async def add_entry(api: HassApi, sim_url: str) -> dict[str, Any]:
+    """Add the integration for the simulator's single-meter account; returns the entry."""
+    form = await api.flow_start()
+    result = await api.flow_submit(
+        form["flow_id"], user_input(SINGLE.api_key, SINGLE.account_number, sim_url)
+    )
+    if result["type"] != "create_entry":
+        raise HarnessError(f"the config flow did not create an entry: {result}")
+    return dict(result["result"])
+
+
+async def entity_ids(ws: WsClient, entry_id: str) -> dict[str, str]:
+    """The entry's entities by translation key (e.g. "demand" -> "sensor.home_mini_..._demand")."""
+    entries = await ws.call("config/entity_registry/list")
+    return {
+        entry["translation_key"]: entry["entity_id"]
+        for entry in entries
+        if entry["config_entry_id"] == entry_id
+    }
+
+
+async def wait_live(api: HassApi, entity_id: str, within: float = 60) -> dict[str, Any]:
+    """Until the entity has a number for a state."""
+
+    async def check() -> dict[str, Any] | None:
+        async with api.session.get(
+            f"{api.base_url}/api/states/{entity_id}", headers=api._headers()
+        ) as resp:
+            if resp.status != 200:
+                return None
+            state: dict[str, Any] = await resp.json()
+        try:
+            float(state["state"])
+        except ValueError:
+            return None
+        return state
+
+    return await until(check, within, f"{entity_id} to have a value", interval=0.5)
+
+
+def dashboard_config(entities: dict[str, str], title: str) -> dict[str, Any]:
+    """One view: a demand gauge, every entity, and the last hour of demand."""
+    order = [
+        "demand",
+        "demand_level",
+        "consumption",
+        "consumption_today",
+        "unit_rate",
+        "standing_charge",
+        "cost_rate",
+        "session_cost",
+        "cost_today",
+        "projected_cost_today",
+        "projected_cost_month",
+        "online",
+        "last_reading",
+        "reset_session",
+    ]
+    listed = [entities[key] for key in order if key in entities]
+    return {
+        "title": title,
+        "views": [
+            {
+                "title": "Meter",
+                "path": "meter",
+                "icon": "mdi:meter-electric",
+                "cards": [
+                    {
+                        "type": "gauge",
+                        "entity": entities["demand"],
+                        "name": "Demand",
+                        "min": 0,
+                        "max": 4000,
+                        "severity": {"green": 0, "yellow": 1000, "red": 3000},
+                    },
+                    {"type": "entities", "title": title, "entities": listed},
+                    {
+                        "type": "history-graph",
+                        "title": "Demand, last hour",
+                        "hours_to_show": 1,
+                        "entities": [entities["demand"]],
+                    },
+                ],
+            }
+        ],
+    }
+
+
+async def save_dashboard(ws: WsClient, entities: dict[str, str], title: str) -> str:
+    """A storage-mode dashboard at /home-mini; returns its path."""
+    dashboards = await ws.call("lovelace/dashboards/list")
+    if not any(board.get("url_path") == DASHBOARD for board in dashboards):
+        await ws.call(
+            "lovelace/dashboards/create",
+            url_path=DASHBOARD,
+            title="Home Mini",
+            icon="mdi:home-lightning-bolt",
+            show_in_sidebar=True,
+            require_admin=False,
+        )
+    await ws.call(
+        "lovelace/config/save", url_path=DASHBOARD, config=dashboard_config(entities, title)
+    )
+    return f"/{DASHBOARD}/meter"
+
+
+def grid_source(consumption: str, demand: str) -> dict[str, Any]:
+    """The Energy panel's grid: Consumption as import, Demand as grid power (README)."""
+    return {
+        "type": "grid",
+        "stat_energy_from": consumption,
+        "stat_rate": demand,
+        "cost_adjustment_day": 0,
+    }
+
+
+async def save_energy(ws: WsClient, entities: dict[str, str]) -> dict[str, Any]:
+    """Save the Energy preferences and return what `energy/validate` says."""
+    await ws.call(
+        "energy/save_prefs",
+        energy_sources=[grid_source(entities["consumption"], entities["demand"])],
+    )
+    return dict(await ws.call("energy/validate"))
+
+
+# --- Chromium over the DevTools protocol ----------------------------------------------------
+
+
+def find_chromium() -> str | None:
+    """$CHROMIUM, else chromium or Chrome on PATH."""
+    if explicit := os.environ.get("CHROMIUM"):
+        return explicit
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        if found := shutil.which(name):
+            return found
+    return None
+
+
+class Cdp:
+    """One page target over its DevTools websocket; events are ignored."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Wrap a page's websocket."""
+        self._ws = ws
+        self._id = 0
+
+    async def send(self, method: str, **params: Any) -> dict[str, Any]:
+        """Call a DevTools method and return its result."""
+        self._id += 1
+        await self._ws.send_json({"id": self._id, "method": method, "params": params})
+        while True:
+            message = await self._ws.receive_json(timeout=60)
+            if message.get("id") != self._id:
+                continue
+            if "error" in message:
+                raise HarnessError(f"{method}: {message['error']}")
+            return dict(message["result"])
+
+    async def evaluate(self, expression: str) -> Any:
+        """Run JavaScript in the page and return its (JSON) value."""
+        result = await self.send(
+            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
+        )
+        if "exceptionDetails" in result:
+            raise HarnessError(f"page script failed: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    async def text(self) -> str:
+        """All text the page renders, shadow DOM included."""
+        return str(await self.evaluate(DEEP_TEXT_JS) or "")
+
+    async def screenshot(self, path: Path) -> None:
+        """Save a PNG of the viewport."""
+        shot = await self.send("Page.captureScreenshot", format="png")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(shot["data"]))
+
+
+def start_chromium(executable: str, profile: Path, log: Path) -> Proc:
+    """Headless Chromium with a fresh profile and DevTools on a port it picks."""
+    shutil.rmtree(profile, ignore_errors=True)
+    profile.mkdir(parents=True)
+    args = [executable, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"]
+    return spawn("chromium", args, log, profile)
+
+
+@contextlib.asynccontextmanager
+async def open_page(
+    session: aiohttp.ClientSession, proc: Proc, profile: Path
+) -> AsyncIterator[Cdp]:
+    """The browser's first tab, once DevTools is listening."""
+    port_file = profile / "DevToolsActivePort"
+
+    async def devtools_port() -> int | None:
+        if not proc.running():
+            raise HarnessError(f"Chromium exited:\n{proc.tail()}")
+        lines = port_file.read_text().splitlines() if port_file.exists() else []
+        return int(lines[0]) if lines and lines[0].isdigit() else None
+
+    port = await until(devtools_port, 30, "Chromium's DevTools port")
+
+    async def page_target() -> str | None:
+        async with session.get(f"http://{HOST}:{port}/json/list") as resp:
+            targets = await resp.json()
+        pages = [t["webSocketDebuggerUrl"] for t in targets if t.get("type") == "page"]
+        return pages[0] if pages else None
+
+    ws_url = await until(page_target, 30, "a Chromium tab")
+    async with session.ws_connect(ws_url, max_msg_size=0) as ws:
+        yield Cdp(ws)
+
+
+def token_script(base_url: str, tokens: Tokens) -> str:
+    """Runs before the frontend: logged in, as if the login page had stored the tokens."""
+    stored = {
+        "access_token": tokens.access_token,
+        "refresh_token": tokens.refresh_token,
+        "token_type": "Bearer",
+        "expires_in": tokens.expires_in,
+        "hassUrl": base_url,
+        "clientId": f"{base_url}/",
+    }
+    return (
+        f"if (location.origin === {json.dumps(base_url)}) {{"
+        f" const tokens = {json.dumps(stored)};"
+        " tokens.expires = Date.now() + tokens.expires_in * 1000;"
+        ' localStorage.setItem("hassTokens", JSON.stringify(tokens)); }'
+    )
+
+
+async def show(page: Cdp, url: str, base_url: str, tokens: Tokens) -> None:
+    """Log in (inject the tokens) and navigate."""
+    await page.send("Page.addScriptToEvaluateOnNewDocument", source=token_script(base_url, tokens))
+    await page.send("Page.navigate", url=url)
+
+
+# --- scripts/develop ------------------------------------------------------------------------
+
+DEV_USER = ("Developer", "dev", "dev-password")
+
+
+def _stop_leftovers(pid_file: Path, config: Path) -> None:
+    """Stop what an earlier, hard-killed run left behind (only if it is still ours)."""
+    if not pid_file.exists():
+        return
+    for line in pid_file.read_text().splitlines():
+        name, _, pid_text = line.partition(" ")
+        if not pid_text.isdigit():
+            continue
+        pid = int(pid_text)
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if str(config) in cmdline or "tests.simulator" in cmdline:
+            print(f"develop: stopping {name} (PID {pid}) left by an earlier run")
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+    pid_file.unlink()
+
+
+async def develop(port: int) -> None:
+    """Simulator + Home Assistant with the integration and a dashboard, until Ctrl-C."""
+    started = time.monotonic()
+    root = REPO / ".dev"
+    config = root / "config"
+    root.mkdir(exist_ok=True)
+    pid_file = root / "pids"
+    _stop_leftovers(pid_file, config)
+    processes = Processes(pid_file=pid_file)
+    if not port_is_free(port):
+        raise SystemExit(f"develop: port {port} on {HOST} is in use; stop what holds it first")
+    base = f"http://{HOST}:{port}"
+    prepare_config(config, port)
+    try:
+        sim = processes.add(start_simulator(root / "simulator.log"))
+        processes.add(start_hass(config, root / "hass.out"))
+        print(f"develop: simulator PID {sim.pid}, hass PID {processes.procs[-1].pid}")
+        sim_url = await simulator_url(sim)
+        async with aiohttp.ClientSession() as session:
+            api = HassApi(session, base)
+            await api.wait_up(90)
+            name, username, password = DEV_USER
+            await api.onboard(name, username, password)
+            entry = await add_entry(api, sim_url)
+            async with api.ws() as ws:
+                entities = await entity_ids(ws, entry["entry_id"])
+                await wait_live(api, entities["demand"])
+                path = await save_dashboard(ws, entities, entry["title"])
+                await save_energy(ws, entities)
+        live = time.monotonic() - started
+        print(
+            f"""
+Home Assistant   {base}   log in as  {username} / {password}
+Dashboard        {base}{path}
+Energy panel     {base}/energy
+Kraken simulator {sim_url}   ({SINGLE.api_key}, {SINGLE.account_number})
+Logs             {config / "home-assistant.log"}, {root / "simulator.log"}
+Live entities after {live:.0f} s. Ctrl-C stops both.""",
+            flush=True,
+        )
+        await asyncio.Event().wait()  # until cancelled by a signal
+    finally:
+        print("\ndevelop: stopping Home Assistant and the simulator", flush=True)
+        await asyncio.shield(processes.stop_all())
+
+
+def _run_develop(port: int) -> int:
+    async def main() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(signum, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await develop(port)
+
+    try:
+        asyncio.run(main())
+    except HarnessError as err:
+        print(f"develop: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# --- scripts/setup --------------------------------------------------------------------------
+
+
+def requirements() -> list[str]:
+    """Pinned requirements of every integration `hass` sets up here, as its manifests say."""
+    from homeassistant import bootstrap  # noqa: PLC0415
+    import homeassistant.components  # noqa: PLC0415
+
+    components = Path(homeassistant.components.__file__).parent
+    todo = set(bootstrap.CORE_INTEGRATIONS) | set(bootstrap.DEFAULT_INTEGRATIONS)
+    todo |= set(COMPONENTS) | {"logger"}
+    seen: set[str] = set()
+    pins: set[str] = set()
+    while todo:
+        domain = todo.pop()
+        if domain in seen:
+            continue
+        seen.add(domain)
+        manifest = json.loads((components / domain / "manifest.json").read_text())
+        pins.update(manifest.get("requirements", []))
+        todo.update(manifest.get("dependencies", []))
+    return sorted(pin for pin in pins if pin.split("==")[0].lower() not in NO_WHEEL)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`develop` or `requirements`."""
+    parser = argparse.ArgumentParser(prog="python -m tests.e2e.harness")
+    commands = parser.add_subparsers(dest="command", required=True)
+    dev = commands.add_parser("develop", help="simulator + Home Assistant until Ctrl-C")
+    dev.add_argument("--port", type=int, default=8123)
+    commands.add_parser("requirements", help="print the pins scripts/setup installs")
+    options = parser.parse_args(argv)
+    if options.command == "requirements":
+        print("\n".join(requirements()))
+        return 0
+    return _run_develop(options.port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
