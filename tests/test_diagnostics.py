@@ -37,3 +37,6 @@ async def test_diagnostics_redacted(
     samples = entry.runtime_data.coordinator.data.samples
     assert result["coordinator"]["samples_held"] == len(samples) > 20
     assert result["entry"]["data"]["api_key"] == "**REDACTED**"
+    assert result["coordinator"]["tariff"] == "HalfHourlyTariff"
+    # The account's budget saw every request the simulator received.
+    assert result["coordinator"]["account_requests_last_hour"] == requests_before

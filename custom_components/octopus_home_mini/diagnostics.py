@@ -50,5 +50,8 @@ async def async_get_config_entry_diagnostics(
             "newest_demand_w": str(newest.demand_w) if newest else None,
             "consumption_wh": str(data.consumption_wh),
             "export_wh": str(data.export_wh),
+            "tariff": data.tariff.kind.value if data.tariff else None,
+            "meters_on_account": len(entry.runtime_data.link.coordinators),
+            "account_requests_last_hour": entry.runtime_data.link.budget.used(),
         },
     }

@@ -437,6 +437,25 @@ class HassApi:
             body = await resp.json()
         return Tokens(body["access_token"], body["refresh_token"], int(body["expires_in"]))
 
+    async def login(self, username: str, password: str) -> Tokens:
+        """The login page's calls: a login flow with the Home Assistant auth provider."""
+        flow = await self.post(
+            "/auth/login_flow",
+            {
+                "client_id": self.client_id,
+                "handler": ["homeassistant", None],
+                "redirect_uri": f"{self.base_url}/?auth_callback=1",
+            },
+        )
+        done = await self.post(
+            f"/auth/login_flow/{flow['flow_id']}",
+            {"client_id": self.client_id, "username": username, "password": password},
+        )
+        if done.get("type") != "create_entry":
+            raise HarnessError(f"login failed: {done}")
+        self.tokens = await self._token(done["result"])
+        return self.tokens
+
     async def onboard(self, name: str, username: str, password: str) -> Tokens:
         """The onboarding wizard's calls, in its order: user, location, analytics, done."""
         user = await self.post(
