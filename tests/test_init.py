@@ -7,6 +7,7 @@ from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.loader import async_get_integration
+import pytest
 
 from custom_components.octopus_home_mini.const import DOMAIN
 from tests.common import advance, entry_for, setup_entry
@@ -100,3 +101,20 @@ async def test_removing_the_entry_removes_its_storage(
     await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
     assert key not in hass_storage
+
+
+async def test_restart_does_not_report_a_false_glitch(
+    hass: HomeAssistant,
+    frozen_sim: Sim,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """After a restart the 5-minute window overlaps the restored register: no warning."""
+    _, url = frozen_sim
+    entry = await setup_entry(hass, url)
+    await advance(hass, freezer, 60)
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    await advance(hass, freezer, 30)
+    assert "Ignoring meter register readings" not in caplog.text
+    assert entry.runtime_data.coordinator.data.consumption_wh is not None

@@ -201,6 +201,8 @@ class MeterState:
         """Take the reading's register unless missing, zero, lower, or implausibly high."""
         value = reading.consumption_wh
         last = self.register
+        if last is not None and reading.read_at <= last.read_at:
+            return  # older than the register restored from the last run: already judged
         reason: str | None = None
         if value is None or value <= 0:
             reason = "missing" if value is None else "zero"
