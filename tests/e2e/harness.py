@@ -47,23 +47,31 @@ DOMAIN = "octopus_home_mini"
 DASHBOARD = "home-mini"
 
 #: The integrations configuration.yaml names, on top of Home Assistant's own defaults
-#: (bootstrap.DEFAULT_INTEGRATIONS, always loaded). Not `default_config`: it pulls in
-#: assist_pipeline (pymicro-vad, pyspeex-noise: no Python 3.14 wheels) and integrations that
-#: talk to the LAN or the internet (zeroconf, ssdp, dhcp, bluetooth, cloud, homeassistant_alerts).
+#: (bootstrap.DEFAULT_INTEGRATIONS, always loaded: frontend, person, the base platforms, ...).
+#: Not `default_config`: it adds integrations that talk to the LAN or the internet (zeroconf,
+#: ssdp, dhcp, bluetooth, cloud, homeassistant_alerts, go2rtc) or need more native packages
+#: (stream: av; bluetooth: dbus).
 COMPONENTS = ("frontend", "config", "api", "energy", "history", "logbook", "recorder")
-#: Requirements of default integrations that only come as source and do not build here (the
-#: private Python has no C headers): assist_pipeline and assist_satellite fail to set up.
-NO_WHEEL = frozenset({"pymicro-vad", "pyspeex-noise"})
+#: assist_pipeline pins pymicro-vad 1.0.1 and pyspeex-noise 1.0.2, which come only as source
+#: for Python 3.14 and need Python's C headers to build (scripts/setup's private Python has
+#: none). Without them
+#: assist_pipeline cannot be imported, and then neither can assist_satellite, which the
+#: `get_services` websocket command imports: the frontend would never finish loading. The 2.x
+#: releases are abi3 wheels with the same classes; their methods were renamed, so a voice
+#: pipeline would fail at run time, but nothing here uses voice.
+SUBSTITUTES = {"pymicro-vad": "pymicro-vad==2.1.0", "pyspeex-noise": "pyspeex-noise==2.0.1"}
 
-CONFIGURATION_YAML = f"""\
-# Written by tests/e2e/harness.py; the directory is recreated on every run.
-{"".join(f"{name}:{chr(10)}" for name in COMPONENTS)}
+CONFIGURATION_YAML = (
+    "# Written by tests/e2e/harness.py; the directory is recreated on every run.\n"
+    + "".join(f"{name}:\n" for name in COMPONENTS)
+    + f"""
 logger:
   default: warning
   logs:
-    # Debug, so the no-secrets check in the end-to-end test sees everything we log.
+    # Debug, so the no-secrets check of the end-to-end test sees everything we log.
     custom_components.{DOMAIN}: debug
 """
+)
 
 #: What the onboarding wizard's location step sends (config/core/update).
 CORE_CONFIG = {
@@ -143,6 +151,7 @@ class Proc:
     name: str
     popen: subprocess.Popen[bytes]
     log: Path
+    group_cleared: bool = False
 
     @property
     def pid(self) -> int:
@@ -168,7 +177,9 @@ class Proc:
                 self.send_signal(signal.SIGKILL)
                 break
             await asyncio.sleep(0.1)
-        return self.wait(10)
+        code = self.wait(10)
+        self.clear_group()
+        return code
 
     def wait(self, timeout: float) -> int:
         """Reap the process (blocking, at most `timeout` s)."""
@@ -179,6 +190,18 @@ class Proc:
         self.send_signal(signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(10)
+        self.clear_group()
+
+    def clear_group(self) -> None:
+        """Once, right after reaping: SIGKILL what is left of its process group (e.g. Chromium's
+        renderers). The group's id is the recorded PID (the process led a session of its own),
+        and the group exists only while one of its own processes still runs.
+        """
+        if self.group_cleared or self.running():
+            return
+        self.group_cleared = True
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
 
     def tail(self, lines: int = 40) -> str:
         """The end of its output, for error messages."""
@@ -226,20 +249,19 @@ class Processes:
 
     async def stop_all(self) -> None:
         """Stop every process, newest first (Home Assistant before the simulator)."""
-        for proc in reversed(self.procs):
-            try:
+        try:
+            for proc in reversed(self.procs):
                 await proc.stop()
-            except BaseException:
-                proc.kill()
-                raise
+        finally:
+            self.kill_all()
+
+    def kill_all(self) -> None:
+        """SIGKILL whatever is still running (teardown after a failure); forget them all."""
+        for proc in reversed(self.procs):
+            proc.kill()
         self.procs.clear()
         if self.pid_file is not None:
             self.pid_file.unlink(missing_ok=True)
-
-    def kill_all(self) -> None:
-        """SIGKILL whatever is still running (teardown after a failure)."""
-        for proc in reversed(self.procs):
-            proc.kill()
 
 
 def free_port() -> int:
@@ -250,8 +272,9 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
-    """Whether 127.0.0.1:`port` can be bound."""
+    """Whether 127.0.0.1:`port` can be bound (as a server does: TIME_WAIT does not count)."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
         except OSError:
@@ -379,25 +402,41 @@ class HassApi:
         self.client_id = f"{base_url}/"
         self.tokens: Tokens | None = None
 
-    def _headers(self) -> dict[str, str]:
+    def headers(self) -> dict[str, str]:
+        """The bearer token, once there is one."""
         if self.tokens is None:
             return {}
         return {"Authorization": f"Bearer {self.tokens.access_token}"}
 
     async def get(self, path: str) -> Any:
         """GET a JSON API path; raises on HTTP errors."""
-        async with self.session.get(self.base_url + path, headers=self._headers()) as resp:
+        async with self.session.get(self.base_url + path, headers=self.headers()) as resp:
             resp.raise_for_status()
             return await resp.json()
 
     async def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         """POST JSON, return JSON; raises on HTTP errors (with the body in the message)."""
         async with self.session.post(
-            self.base_url + path, json=body or {}, headers=self._headers()
+            self.base_url + path, json=body or {}, headers=self.headers()
         ) as resp:
             if resp.status >= 400:
                 raise HarnessError(f"POST {path}: HTTP {resp.status}: {await resp.text()}")
             return await resp.json()
+
+    async def delete(self, path: str) -> None:
+        """DELETE a path; raises on HTTP errors."""
+        async with self.session.delete(self.base_url + path, headers=self.headers()) as resp:
+            resp.raise_for_status()
+
+    async def state(self, entity_id: str) -> dict[str, Any] | None:
+        """An entity's state, or None while it has none."""
+        async with self.session.get(
+            f"{self.base_url}/api/states/{entity_id}", headers=self.headers()
+        ) as resp:
+            if resp.status == 404:
+                return None
+            resp.raise_for_status()
+            return dict(await resp.json())
 
     @contextlib.asynccontextmanager
     async def ws(self) -> AsyncIterator[WsClient]:
@@ -413,7 +452,7 @@ class HassApi:
             yield WsClient(ws)
 
     async def wait_up(self, within: float = 60) -> None:
-        """Until the HTTP server answers (onboarding's status view needs no login)."""
+        """Until the HTTP server answers (/manifest.json needs no login)."""
 
         async def check() -> bool:
             async with self.session.get(f"{self.base_url}/manifest.json") as resp:
@@ -499,6 +538,22 @@ class HassApi:
         return dict(await self.post(f"/api/config/config_entries/flow/{flow_id}", data))
 
 
+#: Integrations the onboarding's location step adds on its own. Here they cannot work (their
+#: packages are not installed, and they would need the internet): Met and Radio Browser fail
+#: before creating an entry, Google Translate creates one that fails to set up.
+ONBOARDING_EXTRAS = frozenset({"google_translate", "met", "radio_browser"})
+
+
+async def drop_failed_extras(api: HassApi) -> list[str]:
+    """Delete the onboarding extras that failed, as a user would; returns their domains."""
+    dropped = []
+    for entry in await api.get("/api/config/config_entries/entry"):
+        if entry["domain"] in ONBOARDING_EXTRAS and entry["state"] != "loaded":
+            await api.delete(f"/api/config/config_entries/entry/{entry['entry_id']}")
+            dropped.append(entry["domain"])
+    return dropped
+
+
 def user_input(api_key: str, account_number: str, api_url: str) -> dict[str, Any]:
     """The `user` step's form as the frontend posts it (sections nest their fields)."""
     return {
@@ -519,13 +574,16 @@ async def add_entry(api: HassApi, sim_url: str) -> dict[str, Any]:
     return dict(result["result"])
 
 
-async def entity_ids(ws: WsClient, entry_id: str) -> dict[str, str]:
+async def entity_ids(
+    ws: WsClient, entry_id: str, *, include_disabled: bool = True
+) -> dict[str, str]:
     """The entry's entities by translation key (e.g. "demand" -> "sensor.home_mini_..._demand")."""
     entries = await ws.call("config/entity_registry/list")
     return {
         entry["translation_key"]: entry["entity_id"]
         for entry in entries
         if entry["config_entry_id"] == entry_id
+        and (include_disabled or entry["disabled_by"] is None)
     }
 
 
@@ -533,12 +591,9 @@ async def wait_live(api: HassApi, entity_id: str, within: float = 60) -> dict[st
     """Until the entity has a number for a state."""
 
     async def check() -> dict[str, Any] | None:
-        async with api.session.get(
-            f"{api.base_url}/api/states/{entity_id}", headers=api._headers()
-        ) as resp:
-            if resp.status != 200:
-                return None
-            state: dict[str, Any] = await resp.json()
+        state = await api.state(entity_id)
+        if state is None:
+            return None
         try:
             float(state["state"])
         except ValueError:
@@ -546,6 +601,13 @@ async def wait_live(api: HassApi, entity_id: str, within: float = 60) -> dict[st
         return state
 
     return await until(check, within, f"{entity_id} to have a value", interval=0.5)
+
+
+def entity_names() -> dict[str, str]:
+    """The entities' English names by translation key, from the integration's translations."""
+    path = REPO / "custom_components" / DOMAIN / "translations" / "en.json"
+    platforms = json.loads(path.read_text())["entity"]
+    return {key: item["name"] for items in platforms.values() for key, item in items.items()}
 
 
 def dashboard_config(entities: dict[str, str], title: str) -> dict[str, Any]:
@@ -566,7 +628,10 @@ def dashboard_config(entities: dict[str, str], title: str) -> dict[str, Any]:
         "last_reading",
         "reset_session",
     ]
-    listed = [entities[key] for key in order if key in entities]
+    names = entity_names()
+    keys = [key for key in order if key in entities]
+    keys += sorted(set(entities) - set(order))  # entities added later, so they show up too
+    listed = [{"entity": entities[key], "name": names.get(key, key)} for key in keys]
     return {
         "title": title,
         "views": [
@@ -637,9 +702,9 @@ async def save_energy(ws: WsClient, entities: dict[str, str]) -> dict[str, Any]:
 
 
 def find_chromium() -> str | None:
-    """$CHROMIUM, else chromium or Chrome on PATH."""
+    """$CHROMIUM (a path or a name on PATH) if set, else chromium or Chrome on PATH."""
     if explicit := os.environ.get("CHROMIUM"):
-        return explicit
+        return shutil.which(explicit)
     for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
         if found := shutil.which(name):
             return found
@@ -717,7 +782,15 @@ async def open_page(
 
     ws_url = await until(page_target, 30, "a Chromium tab")
     async with session.ws_connect(ws_url, max_msg_size=0) as ws:
-        yield Cdp(ws)
+        page = Cdp(ws)
+        await page.send(
+            "Emulation.setDeviceMetricsOverride",
+            width=1280,
+            height=900,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
+        yield page
 
 
 def token_script(base_url: str, tokens: Tokens) -> str:
@@ -740,6 +813,7 @@ def token_script(base_url: str, tokens: Tokens) -> str:
 
 async def show(page: Cdp, url: str, base_url: str, tokens: Tokens) -> None:
     """Log in (inject the tokens) and navigate."""
+    await page.send("Page.enable")  # without it the script below does not run
     await page.send("Page.addScriptToEvaluateOnNewDocument", source=token_script(base_url, tokens))
     await page.send("Page.navigate", url=url)
 
@@ -753,6 +827,7 @@ def _stop_leftovers(pid_file: Path, config: Path) -> None:
     """Stop what an earlier, hard-killed run left behind (only if it is still ours)."""
     if not pid_file.exists():
         return
+    stopped = []
     for line in pid_file.read_text().splitlines():
         name, _, pid_text = line.partition(" ")
         if not pid_text.isdigit():
@@ -766,6 +841,10 @@ def _stop_leftovers(pid_file: Path, config: Path) -> None:
             print(f"develop: stopping {name} (PID {pid}) left by an earlier run")
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
+                stopped.append(pid)
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{pid}").exists() for pid in stopped) and time.monotonic() < deadline:
+        time.sleep(0.2)
     pid_file.unlink()
 
 
@@ -794,10 +873,11 @@ async def develop(port: int) -> None:
             await api.onboard(name, username, password)
             entry = await add_entry(api, sim_url)
             async with api.ws() as ws:
-                entities = await entity_ids(ws, entry["entry_id"])
+                entities = await entity_ids(ws, entry["entry_id"], include_disabled=False)
                 await wait_live(api, entities["demand"])
                 path = await save_dashboard(ws, entities, entry["title"])
                 await save_energy(ws, entities)
+            await drop_failed_extras(api)
         live = time.monotonic() - started
         print(
             f"""
@@ -820,8 +900,15 @@ def _run_develop(port: int) -> int:
         task = asyncio.current_task()
         assert task is not None
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            # Once: Ctrl-C reaches both this process and scripts/develop, which forwards it.
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(signum, lambda: None)
+            task.cancel()
+
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            loop.add_signal_handler(signum, task.cancel)
+            loop.add_signal_handler(signum, stop)
         with contextlib.suppress(asyncio.CancelledError):
             await develop(port)
 
@@ -854,7 +941,7 @@ def requirements() -> list[str]:
         manifest = json.loads((components / domain / "manifest.json").read_text())
         pins.update(manifest.get("requirements", []))
         todo.update(manifest.get("dependencies", []))
-    return sorted(pin for pin in pins if pin.split("==")[0].lower() not in NO_WHEEL)
+    return sorted(SUBSTITUTES.get(pin.split("==")[0].lower(), pin) for pin in pins)
 
 
 def main(argv: list[str] | None = None) -> int:
