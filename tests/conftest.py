@@ -8,6 +8,7 @@ from unittest.mock import PropertyMock, patch
 
 import aiohttp
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
@@ -77,6 +78,12 @@ async def sim_url(simulator: KrakenSimulator, socket_enabled: None) -> AsyncGene
     """The simulator served on 127.0.0.1; yields its base URL."""
     async with run_simulator(simulator) as base_url:
         yield base_url
+
+
+@pytest.fixture
+async def london(hass: HomeAssistant) -> None:
+    """Home Assistant on UK time, as the users are."""
+    await hass.config.async_set_time_zone("Europe/London")
 
 
 @pytest.fixture

@@ -24,16 +24,13 @@ MIDNIGHT = datetime(2026, 3, 14, tzinfo=UTC)  # London is on GMT in mid-March
 HALF_PENNY = Decimal("0.5")
 
 
+pytestmark = pytest.mark.usefixtures("london")
+
+
 @pytest.fixture
 def sim_start() -> datetime:
     """Start just after midnight, so a whole day is simulated."""
     return MIDNIGHT + timedelta(seconds=30)
-
-
-@pytest.fixture(autouse=True)
-async def london(hass: HomeAssistant) -> None:
-    """The users are in the UK."""
-    await hass.config.async_set_time_zone("Europe/London")
 
 
 def value(hass: HomeAssistant, key: str) -> Decimal:

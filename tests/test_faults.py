@@ -26,16 +26,13 @@ COST_TODAY = "sensor.home_mini_21e1234567_cost_today"
 ONLINE = "binary_sensor.home_mini_21e1234567_online"
 
 
+pytestmark = pytest.mark.usefixtures("london")
+
+
 @pytest.fixture
 def sim_start() -> datetime:
     """The day starts at midnight (London is on GMT in mid-March)."""
     return MIDNIGHT + timedelta(seconds=30)
-
-
-@pytest.fixture(autouse=True)
-async def london(hass: HomeAssistant) -> None:
-    """The users are in the UK."""
-    await hass.config.async_set_time_zone("Europe/London")
 
 
 @dataclass
