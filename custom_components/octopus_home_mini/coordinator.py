@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import wraps
 import logging
 import random
 from typing import Any, cast
@@ -88,37 +86,6 @@ class _WarnWhenUnavailable(logging.LoggerAdapter[logging.Logger]):
         self.warning(msg, *args, **kwargs)
 
 
-def kraken_errors[**P, T](
-    func: Callable[P, Awaitable[T]],
-) -> Callable[P, Coroutine[Any, Any, T]]:
-    """Map the client's errors to translated Home Assistant errors, in one place."""
-
-    @wraps(func)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return await func(*args, **kwargs)
-        except KrakenAuthenticationError as err:
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN, translation_key="authentication_failed"
-            ) from err
-        except KrakenRateLimitError as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="rate_limited",
-                retry_after=err.retry_after,
-            ) from err
-        except KrakenNoHomeMiniError as err:
-            raise UpdateFailed(translation_domain=DOMAIN, translation_key="no_home_mini") from err
-        except KrakenError as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="update_failed",
-                translation_placeholders={"error": str(err)},
-            ) from err
-
-    return wrapper
-
-
 class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
     """Fetches the TEN_SECONDS readings published since the last poll, in one request.
 
@@ -162,23 +129,28 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             self.meter.restore(stored)
             self.link.budget.restore(stored.get("requests", []))
 
-    @kraken_errors
     async def _async_update_data(self) -> HomeMiniData:
+        """Poll, mapping the client's errors to translated Home Assistant errors (one place)."""
         try:
             data = await self._poll()
-        except KrakenNoHomeMiniError:
-            self._set_issue(ISSUE_MISSING, active=True)
-            raise
+        except KrakenAuthenticationError as err:
+            raise ConfigEntryAuthFailed(
+                translation_domain=DOMAIN, translation_key="authentication_failed"
+            ) from err
         except KrakenRateLimitError as err:
-            self._backoff = min(self._backoff + 1, MAX_BACKOFF_STEPS)
-            ceiling = min(BACKOFF_MAX, self.link.poll_interval() * 2**self._backoff)
-            # Full jitter, never sooner than a normal poll; the server's word wins.
-            jitter = random.uniform(0, ceiling.total_seconds())  # noqa: S311 (not crypto)
-            delay = max(POLL_INTERVAL.total_seconds(), jitter)
-            if err.retry_after is not None:
-                delay = max(delay, err.retry_after)
             raise UpdateFailed(
-                translation_domain=DOMAIN, translation_key="rate_limited", retry_after=delay
+                translation_domain=DOMAIN,
+                translation_key="rate_limited",
+                retry_after=self._back_off(err.retry_after),
+            ) from err
+        except KrakenNoHomeMiniError as err:
+            self._set_issue(ISSUE_MISSING, active=True)
+            raise UpdateFailed(translation_domain=DOMAIN, translation_key="no_home_mini") from err
+        except KrakenError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="update_failed",
+                translation_placeholders={"error": str(err)},
             ) from err
         # Back to the normal interval one step per successful poll.
         self._backoff = max(0, self._backoff - 1)
@@ -188,6 +160,14 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         stale = newest is None or dt_util.utcnow() - newest.read_at >= STALE_REPAIR_AFTER
         self._set_issue(ISSUE_NOT_REPORTING, active=stale)
         return data
+
+    def _back_off(self, retry_after: float | None) -> float:
+        """Seconds to the next poll when rate-limited: exponential, full jitter, ≤ 15 min."""
+        self._backoff = min(self._backoff + 1, MAX_BACKOFF_STEPS)
+        ceiling = min(BACKOFF_MAX, self.link.poll_interval() * 2**self._backoff)
+        jitter = random.uniform(0, ceiling.total_seconds())  # noqa: S311 (not crypto)
+        # Never sooner than a normal poll; the server's word wins when it gives one.
+        return max(POLL_INTERVAL.total_seconds(), jitter, retry_after or 0)
 
     def _set_issue(self, key: str, *, active: bool) -> None:
         """Raise or clear one of this meter's repair issues (only on a change)."""
