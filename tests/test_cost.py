@@ -192,7 +192,7 @@ async def test_projected_month(hass: HomeAssistant, frozen_sim: Sim) -> None:
     month_to_date = sim.true_cost_pence(DEVICE, first, newest_read_at(hass) + timedelta(seconds=1))
     days = Decimal((now - first).total_seconds()) / 86400
     expected = month_to_date / days * 31 / 100
-    assert value(hass, "projected_cost_this_month") == pytest.approx(expected, rel=Decimal("0.001"))
+    assert value(hass, "projected_cost_month") == pytest.approx(expected, rel=Decimal("0.001"))
 
 
 async def test_cost_falls_back_to_the_unit_rate(

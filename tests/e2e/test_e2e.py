@@ -97,7 +97,7 @@ EXPECTED: dict[str, tuple[str, str | None, str | None, str | None]] = {
         None,
     ),
     "projected_cost_month": (
-        "sensor.home_mini_21e1234567_projected_cost_this_month",
+        "sensor.home_mini_21e1234567_projected_cost_month",
         "monetary",
         "GBP",
         None,
