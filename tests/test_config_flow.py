@@ -106,6 +106,9 @@ async def test_malformed_account_number_needs_no_request(
         ("sk_live_not_a_real_key", None, None, CONF_API_KEY, "invalid_auth"),
         (None, TWOMETERS.account_number, None, CONF_ACCOUNT_NUMBER, "invalid_account"),
         (NOMINI.api_key, NOMINI.account_number, None, "base", "no_home_mini"),
+        # Kraken's answer for a meter whose telemetry it cannot serve (e.g. no Mini at all).
+        (None, None, "outage", "base", "no_home_mini"),
+        (None, None, "network", "base", "cannot_connect"),
         (None, None, "http_502", "base", "cannot_connect"),
         (None, None, "http_403_html", "base", "cannot_connect"),
         (None, None, "malformed_json", "base", "cannot_connect"),

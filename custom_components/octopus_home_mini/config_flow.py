@@ -27,6 +27,7 @@ from .api import (
     KrakenError,
     KrakenNoHomeMiniError,
     KrakenRateLimitError,
+    KrakenServiceUnavailableError,
     SmartMeter,
 )
 from .const import (
@@ -43,6 +44,7 @@ from .const import (
 )
 
 ACCOUNT_NUMBER = re.compile(r"^A-[A-Z0-9]{8}$")
+NO_TELEMETRY_CODE = "KT-GB-4039"
 
 
 class _FlowError(Exception):
@@ -104,6 +106,11 @@ class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
                         reporting.append(meter)
                 except KrakenNoHomeMiniError:
                     continue
+                except KrakenServiceUnavailableError as err:
+                    # Token and account answered, so the API is up: Kraken answers KT-GB-4039
+                    # for a meter with no consumption device (no Home Mini) reporting.
+                    if err.code != NO_TELEMETRY_CODE:
+                        raise
         except KrakenAuthenticationError as err:
             raise _FlowError("invalid_auth", CONF_API_KEY) from err
         except KrakenAccountNotFoundError as err:
