@@ -80,7 +80,7 @@ async def test_agile_day_with_restart_at_noon(
             assert await hass.config_entries.async_reload(entry.entry_id)
             await hass.async_block_till_done()
             recovery = [r.operation_name for r in sim.requests[requests_before:]]
-            assert recovery.count("TelemetryRange") >= 2  # ten-second catch-up + HALF_HOURLY
+            assert recovery.count("TelemetryRange") == 1  # the ledger was kept: no catch-up
             assert value(hass, "session_cost") >= session_before_restart
     assert any(rate < 0 for rate in rates)
     assert len(rates) > 40
@@ -181,18 +181,30 @@ async def test_fixed_rate_tariff_and_standing_charge(hass: HomeAssistant, frozen
     )
 
 
-async def test_projected_month(hass: HomeAssistant, frozen_sim: Sim) -> None:
-    """Month-to-date cost per day elapsed times the days in the month, from one HOURLY read."""
+async def test_projected_month(
+    hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
+) -> None:
+    """Month to date plus the last week's typical day for each day left, once history is in."""
+    asyncio.get_running_loop().set_debug(False)
     sim, url = frozen_sim
     await setup_entry(hass, url)
-    hourly = [r for r in sim.requests if r.operation_name == "TelemetryRange"]
-    assert len(hourly) == 3  # ten-second window, today's HALF_HOURLY, the month's HOURLY
+    (entry,) = hass.config_entries.async_entries("octopus_home_mini")
+    ledger = entry.runtime_data.coordinator.meter.ledger
+    for _ in range(12 * 120):  # the backfill is paced: at most 3 history requests an hour
+        await advance(hass, freezer, 30)
+        if not ledger.pending:
+            break
+    assert not ledger.pending
     now = dt_util.utcnow()
-    first = datetime(2026, 3, 1, tzinfo=UTC)
-    month_to_date = sim.true_cost_pence(DEVICE, first, newest_read_at(hass) + timedelta(seconds=1))
-    days = Decimal((now - first).total_seconds()) / 86400
-    expected = month_to_date / days * 31 / 100
-    assert value(hass, "projected_cost_month") == pytest.approx(expected, rel=Decimal("0.001"))
+    london = dt_util.get_default_time_zone()
+    midnight = datetime.combine(now.astimezone(london).date(), datetime.min.time(), london)
+    first = datetime(2026, 3, 1, tzinfo=london)
+    newest = newest_read_at(hass) + timedelta(seconds=1)
+    month_to_date = sim.true_cost_pence(DEVICE, first, newest)
+    week = sim.true_cost_pence(DEVICE, midnight - timedelta(days=7), midnight) / 7
+    days_left = 31 - Decimal((now - first).total_seconds()) / 86400
+    expected = (month_to_date + week * days_left) / 100
+    assert value(hass, "projected_cost_month") == pytest.approx(expected, abs=Decimal("0.01"))
 
 
 async def test_cost_falls_back_to_the_unit_rate(
@@ -207,10 +219,10 @@ async def test_cost_falls_back_to_the_unit_rate(
         DEVICE, now - timedelta(hours=2), now, TelemetryGrouping.ONE_MINUTE
     )
     tariff = (await client.get_tariffs(SINGLE.account_number))[SINGLE.mpans[0]]
-    meter = MeterState(now - timedelta(hours=3), UTC)
+    meter = MeterState(now - timedelta(hours=3))
     meter.tariff = tariff
     stripped = [replace(r, cost_delta_with_tax_pence=None) for r in readings]
-    meter.accept(stripped, now)
+    meter.accept(stripped, now - timedelta(hours=2))
     expected = sum(
         (
             r.consumption_delta_wh / 1000 * sim.unit_rate_pence(SINGLE.account_number, r.read_at)
@@ -218,9 +230,8 @@ async def test_cost_falls_back_to_the_unit_rate(
         ),
         Decimal(0),
     )
-    assert meter.session.value == expected
+    assert meter.session_cost() == expected
     # Octopus's own figure, when present, wins: the two differ only by rounding.
     octopus = sum((r.cost_delta_with_tax_pence for r in readings), Decimal(0))
-    assert abs(meter.session.value - octopus) < HALF_PENNY
+    assert abs(meter.session_cost() - octopus) < HALF_PENNY
     assert meter.cost_pence(readings[0]) == readings[0].cost_delta_with_tax_pence
-    assert meter.cost_pence(replace(stripped[0], consumption_delta_wh=None)) is None

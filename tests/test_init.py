@@ -97,7 +97,7 @@ async def test_removing_the_entry_removes_its_storage(
     await hass.config_entries.async_unload(entry.entry_id)
     key = f"{DOMAIN}.{entry.entry_id}"
     assert key in hass_storage
-    assert hass_storage[key]["data"]["session"]["value"] == "0"
+    assert hass_storage[key]["data"]["session"]["carried_pence"] == "0"
     await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
     assert key not in hass_storage

@@ -16,6 +16,7 @@ from .const import (
     CONF_API_URL,
     DEFAULT_API_URL,
     DOMAIN,
+    EXTRA_REQUESTS_PER_HOUR,
 )
 from .coordinator import (
     AccountLink,
@@ -50,7 +51,8 @@ def _link_for(hass: HomeAssistant, entry: HomeMiniConfigEntry) -> AccountLink:
             base_url=key[0],
             request_hook=budget.record,
         )
-        accounts[key] = AccountLink(client=client, budget=budget)
+        extras = RequestBudget(EXTRA_REQUESTS_PER_HOUR, dt_util.utcnow)
+        accounts[key] = AccountLink(client=client, budget=budget, extras=extras)
     return accounts[key]
 
 

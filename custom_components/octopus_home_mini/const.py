@@ -20,12 +20,10 @@ DEFAULT_API_URL: Final = "https://api.octopus.energy"
 
 #: The Home Mini uploads every 10 s and Kraken publishes about every 30 s.
 POLL_INTERVAL: Final = timedelta(seconds=30)
-#: How much history the first poll asks for, and how long the `samples` attribute reaches back.
+#: How far back the `samples` attribute reaches.
 SAMPLE_WINDOW: Final = timedelta(minutes=5)
-#: The most a single poll asks for (360 ten-second rows); longer gaps take several polls.
-MAX_FETCH_WINDOW: Final = timedelta(hours=1)
-#: How far back an outage is caught up at most.
-MAX_CATCH_UP: Final = timedelta(hours=24)
+#: How many minutes of 10-second samples are held in memory (for the Live card's window).
+SAMPLE_BUFFER: Final = timedelta(minutes=30)
 #: The Mini counts as offline when its newest sample is older than this.
 ONLINE_MAX_AGE: Final = timedelta(minutes=3)
 #: After this long without a new sample a repair issue explains what to do.
@@ -49,6 +47,12 @@ TARIFF_MIN_INTERVAL: Final = timedelta(minutes=30)
 
 #: Requests one account may make in any hour, all meters and features together.
 ACCOUNT_REQUESTS_PER_HOUR: Final = 125
+#: Of those, what history, tariff and rate requests may use: live polls take 120 and the
+#: token one, so the account stays within its allowance while history is filled.
+EXTRA_REQUESTS_PER_HOUR: Final = 3
+#: A failing history request is retried after this, doubling up to the maximum.
+HISTORY_RETRY: Final = timedelta(minutes=2)
+HISTORY_RETRY_MAX: Final = timedelta(minutes=30)
 #: Rate-limited: back off exponentially (full jitter) up to this long between polls.
 BACKOFF_MAX: Final = timedelta(minutes=15)
 MAX_BACKOFF_STEPS: Final = 5

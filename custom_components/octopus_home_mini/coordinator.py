@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
-import logging
 import random
-from typing import Any, cast
+from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
@@ -18,6 +16,7 @@ from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
+from . import statistics
 from .api import (
     KrakenAuthenticationError,
     KrakenClient,
@@ -25,7 +24,6 @@ from .api import (
     KrakenNoHomeMiniError,
     KrakenRateLimitError,
     TelemetryGrouping,
-    TelemetryReading,
 )
 from .budget import RequestBudget
 from .const import (
@@ -33,26 +31,37 @@ from .const import (
     CONF_ACCOUNT_NUMBER,
     CONF_DEVICE_ID,
     CONF_MPAN,
+    CONF_SERIAL_NUMBER,
     DOMAIN,
+    HISTORY_RETRY,
+    HISTORY_RETRY_MAX,
     LOGGER,
     MAX_BACKOFF_STEPS,
+    ONLINE_MAX_AGE,
     POLL_INTERVAL,
     STALE_REPAIR_AFTER,
     TARIFF_MAX_AGE,
     TARIFF_MIN_INTERVAL,
 )
-from .meter import HomeMiniData, MeterState, PriorDays, local_midnight, month_start
+from .ledger import bucket_start
+from .meter import HomeMiniData, MeterState, previous_month_start
+from .statistics import StatisticsState
 from .tariff import rates_cover
 
 type HomeMiniConfigEntry = ConfigEntry[HomeMiniRuntimeData]
 
 ISSUE_NOT_REPORTING = "home_mini_not_reporting"
 ISSUE_MISSING = "home_mini_missing"
+ISSUE_EXCHANGED = "meter_exchanged"
 STORAGE_VERSION = 1
-#: Coalesce state writes: the session total is saved at most this often (and on shutdown).
+#: Coalesce state writes: the ledger is saved at most this often (and on shutdown).
 STORAGE_DELAY = 60
-#: When the month's earlier days are out of Kraken's telemetry retention, look back this far.
-PRIOR_DAYS_FALLBACK = timedelta(days=7)
+#: Kraken's answer for a range that starts before the telemetry it keeps.
+RETENTION_CODE = "KT-GB-4051"
+#: Below this a range refused for retention is not halved again.
+RETENTION_RETRY_MIN = timedelta(hours=3)
+#: How long the "meter exchanged" notice stays up unless dismissed.
+EXCHANGE_NOTICE = timedelta(days=7)
 
 
 @dataclass
@@ -61,6 +70,8 @@ class AccountLink:
 
     client: KrakenClient
     budget: RequestBudget
+    #: The part of the budget history, tariff and rate requests may use in any hour.
+    extras: RequestBudget
     #: Polls of one account run one at a time, so meters never burst together.
     poll_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     coordinators: list[HomeMiniCoordinator] = field(default_factory=list)
@@ -78,19 +89,12 @@ class HomeMiniRuntimeData:
     coordinator: HomeMiniCoordinator
 
 
-class _WarnWhenUnavailable(logging.LoggerAdapter[logging.Logger]):
-    """Home Assistant logs a failed poll once, at error level; a flaky cloud is a warning."""
-
-    def error(self, msg: object, *args: object, **kwargs: Any) -> None:
-        """Log the one line per outage as a warning."""
-        self.warning(msg, *args, **kwargs)
-
-
 class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
     """Fetches the TEN_SECONDS readings published since the last poll, in one request.
 
-    The tariff (every few hours, or when its rates run out), today's totals after a start-up
-    and the month's earlier days (once a day) cost a request each, only when due.
+    Half hours Home Assistant did not see (downtime, a new install's history) are filled from
+    HALF_HOURLY rows, a day per request, paced within the account's budget; the tariff is
+    re-read every few hours. All of it goes into the meter's ledger.
     """
 
     config_entry: HomeMiniConfigEntry
@@ -99,7 +103,7 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         """One coordinator per meter (config entry), sharing its account's link."""
         super().__init__(
             hass,
-            cast(logging.Logger, _WarnWhenUnavailable(LOGGER)),
+            LOGGER,
             config_entry=entry,
             name=f"{DOMAIN} {entry.title}",
             update_interval=link.poll_interval(),
@@ -109,9 +113,13 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         self._backoff = 0
         self._issues: set[str] = set()
         self.device_id: str = entry.data[CONF_DEVICE_ID]
-        self.meter = MeterState(dt_util.utcnow(), dt_util.get_default_time_zone())
+        self.meter = MeterState(dt_util.utcnow())
         self._store = self.store_for(hass, entry)
+        self._statistics = StatisticsState()
         self._tariff_fetched: datetime | None = None
+        self._extras_retry_at = datetime.min.replace(tzinfo=dt_util.UTC)
+        self._extras_failures = 0
+        self._mini_online: bool | None = None
 
     @staticmethod
     def store_for(hass: HomeAssistant, entry: ConfigEntry[Any]) -> Store[dict[str, Any]]:
@@ -124,10 +132,15 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         return self.meter.samples_received
 
     async def _async_setup(self) -> None:
-        """Continue the session and the register floor of the previous run."""
+        """Continue the previous run's ledger, or start one with the history Kraken holds."""
         if stored := await self._store.async_load():
             self.meter.restore(stored)
+            self._statistics = StatisticsState.from_store(stored.get("statistics"))
             self.link.budget.restore(stored.get("requests", []))
+            return
+        now = dt_util.utcnow()
+        first = previous_month_start(now, dt_util.get_default_time_zone())
+        self.meter.ledger.mark_pending(first, bucket_start(now - ONLINE_MAX_AGE))
 
     async def _async_update_data(self) -> HomeMiniData:
         """Poll, mapping the client's errors to translated Home Assistant errors (one place)."""
@@ -156,10 +169,27 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         self._backoff = max(0, self._backoff - 1)
         self.update_interval = min(BACKOFF_MAX, self.link.poll_interval() * 2**self._backoff)
         self._set_issue(ISSUE_MISSING, active=False)
+        now = dt_util.utcnow()
         newest = data.newest
-        stale = newest is None or dt_util.utcnow() - newest.read_at >= STALE_REPAIR_AFTER
+        self._note_online(data.is_online(now))
+        stale = newest is None or now - newest.read_at >= STALE_REPAIR_AFTER
         self._set_issue(ISSUE_NOT_REPORTING, active=stale)
+        exchanged = self.meter.consumption.exchanged_at
+        self._set_issue(
+            ISSUE_EXCHANGED, active=exchanged is not None and now - exchanged < EXCHANGE_NOTICE
+        )
         return data
+
+    def _note_online(self, online: bool) -> None:
+        """The API answers but the Mini went quiet (or came back): say so once, at info."""
+        if self._mini_online is not None and online != self._mini_online:
+            if online:
+                LOGGER.info("Home Mini %s is reporting again", self.config_entry.title)
+            else:
+                LOGGER.info(
+                    "Home Mini %s has sent no reading for 3 minutes", self.config_entry.title
+                )
+        self._mini_online = online
 
     def _back_off(self, retry_after: float | None) -> float:
         """Seconds to the next poll when rate-limited: exponential, full jitter, ≤ 15 min."""
@@ -192,41 +222,70 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
     async def _poll(self) -> HomeMiniData:
         async with self.link.poll_lock:
             now = dt_util.utcnow()
-            start, end = self.meter.fetch_window(now)
+            start, end = self.meter.live_window(now)
             # Keep one request spare for a token renewal.
-            if start < end and self.link.budget.allows(2):
+            if self.link.budget.allows(2):
                 readings = await self.client.get_telemetry(
                     self.device_id, start, end, TelemetryGrouping.TEN_SECONDS
                 )
-                self.meter.accept(readings, now)
-                self.meter.scanned(end, now)
+                self.meter.accept(readings, start)
             else:
                 LOGGER.debug("Skipping this poll: the account's hourly budget is spent")
-                self.meter.roll_day(now)
+            self.meter.ledger.seal(now)
             await self._refresh_extras(now)
+        await self._write_statistics(now)
         self._store.async_delay_save(self._stored, STORAGE_DELAY)
-        return self.meter.snapshot()
+        return self.meter.snapshot(now, dt_util.get_default_time_zone())
 
     def _stored(self) -> dict[str, Any]:
-        return {**self.meter.as_store(), "requests": self.link.budget.history()}
+        return {
+            **self.meter.as_store(),
+            "statistics": self._statistics.as_store(),
+            "requests": self.link.budget.history(),
+        }
 
     async def _refresh_extras(self, now: datetime) -> None:
-        """Tariff, today's recovery and the month's earlier days, each only when due."""
-        budget = self.link.budget
+        """Tariff, history and historical rates, each only when due and within the budget.
+
+        Live data is already in hand: a failing request here never fails the poll, and backs
+        off on its own.
+        """
+        if now < self._extras_retry_at:
+            return
         try:
-            # Each may need a token renewal too, so each keeps one request spare.
-            if self._tariff_due(now) and budget.allows(2):
+            if self._tariff_due(now) and self._extra_allowed():
                 await self._fetch_tariff(now)
-            newest = self.meter.newest
-            if not self.meter.today_recovered and newest is not None and budget.allows(2):
-                await self._recover_today(newest.read_at)
-            if self.meter.prior_days is None and budget.allows(2):
-                await self._fetch_prior_days(now)
+            if (fill := self.meter.ledger.next_fill(now)) and self._extra_allowed():
+                await self._fill(*fill, now)
         except KrakenAuthenticationError:
             raise
         except KrakenError as err:
-            # Live data is already in hand; these are retried on a later poll.
-            LOGGER.debug("Deferred a tariff/history request: %s", err)
+            self._extras_failures += 1
+            delay = min(HISTORY_RETRY_MAX, HISTORY_RETRY * 2 ** (self._extras_failures - 1))
+            self._extras_retry_at = now + delay
+            LOGGER.debug("Deferred a tariff/history request for %s: %s", delay, err)
+        else:
+            self._extras_failures = 0
+
+    def _extra_allowed(self) -> bool:
+        """Within the account's share for extras, with a request spare for a token renewal."""
+        return self.link.extras.allows(1) and self.link.budget.allows(3)
+
+    async def _fill(self, start: datetime, end: datetime, now: datetime) -> None:
+        """Kraken's HALF_HOURLY rows for half hours Home Assistant did not see (≤ a day)."""
+        self.link.extras.record()
+        try:
+            rows = await self.client.get_telemetry(
+                self.device_id, start, end, TelemetryGrouping.HALF_HOURLY
+            )
+        except KrakenError as err:
+            if err.code != RETENTION_CODE:
+                raise
+            # Older than Kraken keeps: try the newer half of the range once, then stop there.
+            half = bucket_start(start + (end - start) / 2)
+            self.meter.ledger.give_up(half if end - start > RETENTION_RETRY_MIN else end)
+            return
+        self.meter.ledger.apply_rows(start, end, rows, self.meter.cost_pence, now)
 
     def _tariff_due(self, now: datetime) -> bool:
         fetched = self._tariff_fetched
@@ -238,50 +297,36 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
 
     async def _fetch_tariff(self, now: datetime) -> None:
         self._tariff_fetched = now
+        self.link.extras.record()
         tariffs = await self.client.get_tariffs(self.config_entry.data[CONF_ACCOUNT_NUMBER])
         self.meter.tariff = tariffs.get(self.config_entry.data[CONF_MPAN])
 
-    async def _recover_today(self, through: datetime) -> None:
-        """One HALF_HOURLY request: today's cost and energy through the newest sample held."""
-        midnight = self.meter.cost_today.started
-        if through < midnight:
-            self.meter.recover_today([], through)
+    async def _write_statistics(self, now: datetime) -> None:
+        """Hours the ledger completed or changed go to the long-term statistics."""
+        if "recorder" not in self.hass.config.components:
             return
-        buckets = await self.client.get_telemetry(
-            self.device_id,
-            midnight,
-            through + timedelta(seconds=1),
-            TelemetryGrouping.HALF_HOURLY,
+        tz = dt_util.get_default_time_zone()
+        keep_from = previous_month_start(now, tz)
+        if self.meter.ledger.buckets and min(self.meter.ledger.buckets) < keep_from:
+            self._statistics.add_pruned(self.meter.ledger.prune(keep_from))
+        state = self._statistics
+        if (changed := self.meter.ledger.take_changes()) is not None:
+            state.unwritten_from = min(state.unwritten_from or changed, changed)
+        if state.unwritten_from is None:
+            return
+        written_to = await statistics.async_write(
+            self.hass,
+            state,
+            self.meter.ledger,
+            self.config_entry.data[CONF_SERIAL_NUMBER],
+            self.config_entry.title,
+            self.meter.rate_at,
+            state.unwritten_from,
+            now,
+            keep_from,
         )
-        self.meter.recover_today(buckets, through)
-
-    async def _fetch_prior_days(self, now: datetime) -> None:
-        """The month's complete days before today, in one HOURLY request (once a day)."""
-        tz = self.meter.tz
-        today = local_midnight(now, tz)
-        first = month_start(now, tz)
-        start = first
-        cost = Decimal(0)
-        if today > first:
-            try:
-                buckets = await self._hourly(start, today)
-            except KrakenError as err:
-                if err.code != "KT-GB-4051":
-                    raise
-                start = max(first, today - PRIOR_DAYS_FALLBACK)
-                buckets = await self._hourly(start, today)
-            cost = sum(
-                (self.meter.cost_pence(bucket) or Decimal(0) for bucket in buckets), Decimal(0)
-            )
-        self.meter.prior_days = PriorDays(
-            month_start=first,
-            day_start=today,
-            cost_pence=cost,
-            days=(today - start).total_seconds() / 86400,
-        )
-
-    async def _hourly(self, start: datetime, end: datetime) -> list[TelemetryReading]:
-        return await self.client.get_telemetry(self.device_id, start, end, TelemetryGrouping.HOURLY)
+        if written_to is not None:
+            state.unwritten_from = written_to
 
     async def async_shutdown(self) -> None:
         """Write the session and counting position now, not after the save delay."""
@@ -290,6 +335,7 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
 
     def reset_session(self) -> None:
         """Start a new cost session now."""
-        self.meter.reset_session(dt_util.utcnow())
+        now = dt_util.utcnow()
+        self.meter.reset_session(now)
         self._store.async_delay_save(self._stored, STORAGE_DELAY)
-        self.async_set_updated_data(self.meter.snapshot())
+        self.async_set_updated_data(self.meter.snapshot(now, dt_util.get_default_time_zone()))

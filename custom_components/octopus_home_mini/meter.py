@@ -1,8 +1,9 @@
-"""What the integration knows about one meter: samples, registers, costs. No I/O here."""
+"""What the integration knows about one meter: samples, guarded registers, the ledger. No I/O."""
 
 from __future__ import annotations
 
-from collections import deque
+from bisect import insort
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
@@ -10,17 +11,27 @@ import logging
 from typing import Any
 
 from .api import Tariff, TelemetryReading
-from .const import (
-    MAX_CATCH_UP,
-    MAX_FETCH_WINDOW,
-    MAX_PLAUSIBLE_POWER_W,
-    ONLINE_MAX_AGE,
-    SAMPLE_WINDOW,
-)
+from .const import MAX_PLAUSIBLE_POWER_W, ONLINE_MAX_AGE, SAMPLE_BUFFER
+from .ledger import BUCKET, ZERO, Ledger, bucket_start
 from .tariff import unit_rate_pence
-from .totals import RunningTotal
 
 _LOGGER = logging.getLogger(__package__)
+
+#: Readings re-asked for on every poll, so one Kraken publishes late is still counted.
+OVERLAP = timedelta(minutes=2)
+#: A live poll reaches back at most this far; an older gap is filled from HALF_HOURLY rows.
+MAX_LIVE_WINDOW = timedelta(hours=1)
+#: A register agrees with the ledger within 10 Wh plus 1 %: both count whole Wh of one meter,
+#: so only rounding of spread portions and the register's own 0.1 Wh rendering differ.
+REGISTER_TOLERANCE_WH = Decimal(10)
+REGISTER_TOLERANCE_RATIO = Decimal("0.01")
+#: A register that disagrees but stays self-consistent this long is followed (meter exchange).
+FOLLOW_AFTER_READINGS = 30
+FOLLOW_AFTER = timedelta(minutes=5)
+#: The ledger keeps this month and last; older half hours only live on in the statistics.
+DAYS_FOR_TYPICAL = 7
+
+type Bounds = Callable[[datetime, datetime], tuple[Decimal, Decimal] | None]
 
 
 def local_midnight(at: datetime, tz: tzinfo) -> datetime:
@@ -41,14 +52,9 @@ def month_start(at: datetime, tz: tzinfo) -> datetime:
     return datetime(local.year, local.month, 1, tzinfo=tz)
 
 
-@dataclass(frozen=True, slots=True)
-class PriorDays:
-    """Energy cost of the complete local days of this month before today."""
-
-    month_start: datetime
-    day_start: datetime
-    cost_pence: Decimal
-    days: float
+def previous_month_start(at: datetime, tz: tzinfo) -> datetime:
+    """Local midnight on the first of the month before ``at``'s."""
+    return month_start(month_start(at, tz) - timedelta(days=1), tz)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +71,10 @@ class HomeMiniData:
     cost_today_pence: Decimal
     energy_today_wh: Decimal
     day_started: datetime
-    prior_days: PriorDays | None
+    month_cost_pence: Decimal
+    month_started: datetime
+    #: Average cost of a whole day over the last week's complete days in the ledger.
+    typical_day_cost_pence: Decimal | None
     time_zone: tzinfo
 
     def is_online(self, now: datetime) -> bool:
@@ -77,195 +86,332 @@ class HomeMiniData:
         return unit_rate_pence(self.tariff, now)
 
 
-class MeterState:
-    """Samples, the guarded register, and the running totals of one meter."""
+@dataclass(slots=True)
+class RegisterGuard:
+    """Takes a cumulative register only when it agrees with the energy counted since the last.
 
-    def __init__(self, now: datetime, tz: tzinfo) -> None:
-        """Start empty: a session from ``now`` and today's totals from local midnight."""
-        self.tz = tz
-        self.samples: deque[TelemetryReading] = deque()
+    A reading that disagrees is ignored (logged once); one that keeps disagreeing the same way
+    while agreeing with itself is a new register (a meter exchange) and is followed.
+    """
+
+    name: str
+    accepted_at: datetime | None = None
+    accepted_wh: Decimal | None = None
+    candidate: tuple[datetime, Decimal, int] | None = None
+    #: When the register was last followed to a lower value (a meter exchange).
+    exchanged_at: datetime | None = None
+    _logged: bool = False
+
+    def judge(self, read_at: datetime, value: Decimal | None, bounds: Bounds) -> None:
+        """Take ``value`` read at ``read_at`` if it is plausible."""
+        if self.accepted_at is not None and read_at <= self.accepted_at:
+            return  # already judged
+        if value is None or value <= 0:
+            self._ignore(read_at, "missing" if value is None else "zero")
+            return
+        if self.accepted_at is None or self.accepted_wh is None:
+            self._take(read_at, value)
+            return
+        verdict = _agrees(self.accepted_at, self.accepted_wh, read_at, value, bounds)
+        if verdict is None:
+            return  # the ledger cannot judge yet (a gap is still being filled)
+        if verdict:
+            self._take(read_at, value)
+            return
+        self._consider(read_at, value, bounds)
+
+    def _consider(self, read_at: datetime, value: Decimal, bounds: Bounds) -> None:
+        """A disagreeing reading: start or extend the run that may be a new register."""
+        if self.candidate is not None:
+            first_at, first_wh, count = self.candidate
+            if _agrees(first_at, first_wh, read_at, value, bounds):
+                count += 1
+                if count >= FOLLOW_AFTER_READINGS and read_at - first_at >= FOLLOW_AFTER:
+                    if self.accepted_wh is not None and value < self.accepted_wh:
+                        self.exchanged_at = read_at
+                    _LOGGER.warning(
+                        "The %s register moved from %s Wh to %s Wh and has stayed consistent "
+                        "since %s; following it (a meter exchange or a corrected register)",
+                        self.name,
+                        self.accepted_wh,
+                        value,
+                        first_at.isoformat(),
+                    )
+                    self._take(read_at, value)
+                    return
+                self.candidate = (first_at, first_wh, count)
+                self._ignore(read_at, "inconsistent with the energy counted")
+                return
+        self.candidate = (read_at, value, 1)
+        self._ignore(read_at, "inconsistent with the energy counted")
+
+    def _take(self, read_at: datetime, value: Decimal) -> None:
+        self.accepted_at, self.accepted_wh = read_at, value
+        self.candidate = None
+        self._logged = False
+
+    def _ignore(self, read_at: datetime, reason: str) -> None:
+        if not self._logged:
+            _LOGGER.warning(
+                "Ignoring %s register readings from %s on: the register was %s",
+                self.name,
+                read_at.isoformat(),
+                reason,
+            )
+            self._logged = True
+
+    def as_store(self) -> dict[str, Any]:
+        """For storage."""
+        return {
+            "at": None if self.accepted_at is None else self.accepted_at.isoformat(),
+            "wh": None if self.accepted_wh is None else str(self.accepted_wh),
+            "exchanged_at": None if self.exchanged_at is None else self.exchanged_at.isoformat(),
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """From storage."""
+        if data.get("at") and data.get("wh"):
+            self.accepted_at = datetime.fromisoformat(data["at"])
+            self.accepted_wh = Decimal(data["wh"])
+        if data.get("exchanged_at"):
+            self.exchanged_at = datetime.fromisoformat(data["exchanged_at"])
+
+
+def _agrees(
+    then: datetime, then_wh: Decimal, now: datetime, now_wh: Decimal, bounds: Bounds
+) -> bool | None:
+    found = bounds(then, now)
+    if found is None:
+        return None
+    low, high = found
+    tolerance = REGISTER_TOLERANCE_WH + high * REGISTER_TOLERANCE_RATIO
+    return low - tolerance <= now_wh - then_wh <= high + tolerance
+
+
+def _plausible(then: datetime, now: datetime) -> tuple[Decimal, Decimal]:
+    """Export has no delta to check against: anything a UK supply could export."""
+    hours = Decimal((now - then).total_seconds()) / 3600
+    return ZERO, MAX_PLAUSIBLE_POWER_W * hours
+
+
+@dataclass(slots=True)
+class Session:
+    """Cost since a press of *Reset session*: the ledger from that half hour, less its start."""
+
+    started: datetime
+    #: Counting starts in this moment's half hour, less what that half hour held before it.
+    counts_from: datetime
+    #: What the start's own half hour held up to the press: (priced pence, unpriced Wh).
+    offset_pence: Decimal = ZERO
+    offset_unpriced_wh: Decimal = ZERO
+    #: Cost carried over from storage written before the ledger existed.
+    carried_pence: Decimal = ZERO
+
+
+class MeterState:
+    """Samples, the guarded registers and the ledger of one meter."""
+
+    def __init__(self, now: datetime) -> None:
+        """Start empty, with a session from ``now``."""
+        self.samples: list[TelemetryReading] = []
         self.newest: TelemetryReading | None = None
-        self.register: TelemetryReading | None = None
-        self.export_wh: Decimal | None = None
+        self.consumption = RegisterGuard("meter")
+        self.export = RegisterGuard("export")
         self.tariff: Tariff | None = None
-        self.session = RunningTotal.starting(now)
-        self.cost_today = RunningTotal.starting(local_midnight(now, tz))
-        self.energy_today = RunningTotal.starting(local_midnight(now, tz))
-        self.today_recovered = False
-        self.prior_days: PriorDays | None = None
-        #: Newest reading time already counted before a restart (fetching resumes there).
+        #: Historical unit rates by half hour (pence incl. VAT), for readings without a cost.
+        self.rates: dict[datetime, Decimal] = {}
+        self.ledger = Ledger()
+        self.session = Session(started=now, counts_from=now)
+        #: Newest reading time counted before a restart (the gap after it is filled).
         self.resume_after: datetime | None = None
-        #: Catch-up windows are complete up to here (a stale Mini leaves empty hours).
-        self.scanned_to: datetime | None = None
         self.samples_received = 0
-        self._glitch_logged = False
 
     # Fetch window ------------------------------------------------------------------------
 
-    def fetch_window(self, now: datetime) -> tuple[datetime, datetime]:
-        """The next range to ask for: from just after the newest sample held, at most an hour.
+    def live_window(self, now: datetime) -> tuple[datetime, datetime]:
+        """The TEN_SECONDS range for this poll.
 
-        At start-up it reaches back 5 minutes, or to where the previous run stopped counting
-        if that is earlier. A longer gap is caught up an hour per poll, oldest first, so no
-        sample (and no penny) is skipped; gaps older than a day are given up.
+        From a little before the newest reading (late readings are still counted); after a
+        start, from the current half hour — what lies before is filled from HALF_HOURLY rows.
         """
-        if self.newest is not None:
-            start = self.newest.read_at + timedelta(seconds=1)
-        else:
-            start = now - SAMPLE_WINDOW
-            if self.resume_after is not None:
-                start = min(start, self.resume_after + timedelta(seconds=1))
-        if self.scanned_to is not None:
-            start = max(start, self.scanned_to)
-        start = max(start, now - MAX_CATCH_UP)
-        return start, min(now, start + MAX_FETCH_WINDOW)
+        newest = self.newest.read_at if self.newest else self.resume_after
+        current = bucket_start(now - ONLINE_MAX_AGE)
+        if newest is not None and newest >= min(current, now - MAX_LIVE_WINDOW):
+            return newest - OVERLAP, now
+        if newest is not None:
+            self.ledger.mark_pending(newest, current)
+            self.resume_after = None
+        return current, now
 
     # Readings ----------------------------------------------------------------------------
 
-    def scanned(self, end: datetime, now: datetime) -> None:
-        """A catch-up window ending well in the past is complete, even if it was empty."""
-        if now - end >= SAMPLE_WINDOW:
-            self.scanned_to = end
-
-    def accept(self, readings: list[TelemetryReading], now: datetime) -> None:
-        """Take new readings in order: buffer, register guard, costs; roll the day over."""
+    def accept(self, readings: list[TelemetryReading], window_start: datetime) -> None:
+        """Take a poll's readings: buffer, registers, ledger (each reading once)."""
+        newest_before = self.newest.read_at if self.newest else None
+        held = {sample.read_at for sample in self.samples}
         for reading in readings:
-            if self.newest is not None and reading.read_at <= self.newest.read_at:
-                continue  # already counted
-            self.newest = reading
+            if reading.read_at in held:
+                continue
+            held.add(reading.read_at)
+            insort(self.samples, reading, key=lambda s: s.read_at)
             self.samples_received += 1
-            self.samples.append(reading)
-            self._accept_register(reading)
-            if reading.export_wh is not None and (
-                self.export_wh is None or reading.export_wh >= self.export_wh
+            since = None
+            if (
+                newest_before is not None
+                and reading.read_at > newest_before
+                and window_start <= newest_before
             ):
-                self.export_wh = reading.export_wh
-            self._count(reading)
-        self.roll_day(now)
+                since, newest_before = newest_before, reading.read_at
+            self.ledger.add_reading(reading, self.cost_pence(reading), since)
+            if self.newest is None or reading.read_at > self.newest.read_at:
+                self.newest = reading
+        for reading in readings:
+            self.consumption.judge(reading.read_at, reading.consumption_wh, self._counted)
+            if reading.export_wh is not None:
+                self.export.judge(reading.read_at, reading.export_wh, _plausible)
+                if self.export.accepted_at == reading.read_at and self.export.accepted_wh:
+                    self.ledger.add_export(reading.read_at, self.export.accepted_wh)
         if self.newest is not None:
-            while self.newest.read_at - self.samples[0].read_at >= SAMPLE_WINDOW:
-                self.samples.popleft()
+            cutoff = self.newest.read_at - SAMPLE_BUFFER
+            self.samples = [s for s in self.samples if s.read_at >= cutoff]
+
+    def _counted(self, then: datetime, now: datetime) -> tuple[Decimal, Decimal] | None:
+        return self.ledger.energy_bounds(then, now)
 
     def cost_pence(self, reading: TelemetryReading) -> Decimal | None:
-        """Octopus's own cost incl. VAT, else the energy at the unit rate of that moment."""
-        if reading.cost_delta_with_tax_pence is not None:
-            return reading.cost_delta_with_tax_pence
-        rate = unit_rate_pence(self.tariff, reading.read_at)
-        if reading.consumption_delta_wh is None or rate is None:
-            return None
-        return reading.consumption_delta_wh / 1000 * rate
+        """Octopus's own cost incl. VAT; None when the reading has none (priced later)."""
+        return reading.cost_delta_with_tax_pence
 
-    def _count(self, reading: TelemetryReading) -> None:
-        if local_midnight(reading.read_at, self.tz) > self.cost_today.started:
-            self._start_day(local_midnight(reading.read_at, self.tz))
-        # A late reading from before midnight is already behind today's `through`.
-        cost = self.cost_pence(reading)
-        if cost is not None:
-            self.session.add(reading.read_at, cost)
-            self.cost_today.add(reading.read_at, cost)
-        if reading.consumption_delta_wh is not None:
-            self.energy_today.add(reading.read_at, reading.consumption_delta_wh)
-
-    def roll_day(self, now: datetime) -> None:
-        """Start today's totals at local midnight even when no reading has arrived yet."""
-        midnight = local_midnight(now, self.tz)
-        if midnight > self.cost_today.started:
-            self._start_day(midnight)
-
-    def _start_day(self, midnight: datetime) -> None:
-        self.cost_today = RunningTotal.starting(midnight)
-        self.energy_today = RunningTotal.starting(midnight)
-        self.today_recovered = True  # a day that began while running needs no recovery
-        if self.prior_days is not None and self.prior_days.day_start != midnight:
-            self.prior_days = None  # yesterday joins the month's complete days: refetch
-
-    def recover_today(self, buckets: list[TelemetryReading], through: datetime) -> None:
-        """Today's totals from grouped readings since midnight, counted through ``through``."""
-        cost = Decimal(0)
-        energy = Decimal(0)
-        for bucket in buckets:
-            if bucket.read_at < self.cost_today.started:
-                continue
-            cost += self.cost_pence(bucket) or Decimal(0)
-            energy += bucket.consumption_delta_wh or Decimal(0)
-        started = self.cost_today.started
-        self.cost_today = RunningTotal(started=started, through=through, value=cost)
-        self.energy_today = RunningTotal(started=started, through=through, value=energy)
-        self.today_recovered = True
+    def rate_at(self, at: datetime) -> Decimal | None:
+        """The unit rate of the half hour starting ``at``: never another half hour's."""
+        if at in self.rates:
+            return self.rates[at]
+        # Agile's GraphQL rates cover only recent days; fixed rates price every half hour alike.
+        return unit_rate_pence(self.tariff, at)
 
     def reset_session(self, now: datetime) -> None:
         """A new session: zero, counting readings taken after ``now``."""
-        self.session = RunningTotal(started=now, through=now)
+        _, cost, unpriced = self.ledger.portion_before(now)
+        self.session = Session(
+            started=now, counts_from=now, offset_pence=cost, offset_unpriced_wh=unpriced
+        )
 
-    def _accept_register(self, reading: TelemetryReading) -> None:
-        """Take the reading's register unless missing, zero, lower, or implausibly high."""
-        value = reading.consumption_wh
-        last = self.register
-        if last is not None and reading.read_at <= last.read_at:
-            return  # older than the register restored from the last run: already judged
-        reason: str | None = None
-        if value is None or value <= 0:
-            reason = "missing" if value is None else "zero"
-        elif last is not None and last.consumption_wh is not None:
-            hours = Decimal((reading.read_at - last.read_at).total_seconds()) / 3600
-            if value < last.consumption_wh:
-                reason = "lower than the last accepted reading"
-            elif value - last.consumption_wh > MAX_PLAUSIBLE_POWER_W * hours + 1:
-                reason = "an implausible jump"
-        if reason is None:
-            self.register = reading
-            self._glitch_logged = False
-            return
-        if not self._glitch_logged:
-            _LOGGER.warning(
-                "Ignoring meter register readings from %s on: the register was %s",
-                reading.read_at.isoformat(),
-                reason,
+    def session_cost(self) -> Decimal:
+        """The session's cost so far, in pence."""
+        session = self.session
+        start = bucket_start(session.counts_from)
+        bucket = self.ledger.buckets.get(start)
+        if bucket is not None and bucket.portions is not None:
+            # Readings of the start's half hour may still arrive: keep the split current.
+            _, session.offset_pence, session.offset_unpriced_wh = self.ledger.portion_before(
+                session.counts_from
             )
-            self._glitch_logged = True
+        totals = self.ledger.totals(start, datetime.max.replace(tzinfo=start.tzinfo), self.rate_at)
+        offset = session.offset_pence
+        if session.offset_unpriced_wh and (rate := self.rate_at(start)) is not None:
+            offset += session.offset_unpriced_wh / 1000 * rate
+        return max(ZERO, totals.cost_pence - offset) + session.carried_pence
 
     # Snapshot and storage ------------------------------------------------------------------
 
-    def snapshot(self) -> HomeMiniData:
-        """An immutable view for the entities."""
+    def snapshot(self, now: datetime, tz: tzinfo) -> HomeMiniData:
+        """An immutable view for the entities, with every total derived from the ledger."""
+        midnight = local_midnight(now, tz)
+        first = month_start(now, tz)
+        end = now + BUCKET
+        today = self.ledger.totals(midnight, end, self.rate_at)
+        month = self.ledger.totals(first, end, self.rate_at)
         return HomeMiniData(
             newest=self.newest,
             samples=tuple(self.samples),
-            consumption_wh=self.register.consumption_wh if self.register else None,
-            export_wh=self.export_wh,
+            consumption_wh=self.consumption.accepted_wh,
+            export_wh=self.export.accepted_wh,
             tariff=self.tariff,
-            session_cost_pence=self.session.value,
+            session_cost_pence=self.session_cost(),
             session_started=self.session.started,
-            cost_today_pence=self.cost_today.value,
-            energy_today_wh=self.energy_today.value,
-            day_started=self.cost_today.started,
-            prior_days=self.prior_days,
-            time_zone=self.tz,
+            cost_today_pence=today.cost_pence,
+            energy_today_wh=today.import_wh,
+            day_started=midnight,
+            month_cost_pence=month.cost_pence,
+            month_started=first,
+            typical_day_cost_pence=self._typical_day(midnight, tz),
+            time_zone=tz,
         )
 
+    def _typical_day(self, midnight: datetime, tz: tzinfo) -> Decimal | None:
+        """Average cost of the complete days of the last week the ledger fully holds."""
+        costs = []
+        day = midnight
+        for _ in range(DAYS_FOR_TYPICAL):
+            previous = local_midnight(day - timedelta(hours=1), tz)
+            if not self._holds(previous, day):
+                break
+            costs.append(self.ledger.totals(previous, day, self.rate_at).cost_pence)
+            day = previous
+        return sum(costs, ZERO) / len(costs) if costs else None
+
+    def _holds(self, start: datetime, end: datetime) -> bool:
+        """Whether the ledger covers [start, end) without a pending or unknown half hour."""
+        at = bucket_start(start)
+        while at < end:
+            if at in self.ledger.pending or at not in self.ledger.buckets:
+                return False
+            at += BUCKET
+        return True
+
     def as_store(self) -> dict[str, Any]:
-        """What survives a restart: the session, the register floor, where counting stopped."""
+        """What survives a restart."""
         return {
-            "session": self.session.as_dict(),
-            "register_wh": str(self.register.consumption_wh)
-            if self.register and self.register.consumption_wh is not None
-            else None,
-            "register_at": self.register.read_at.isoformat() if self.register else None,
+            "version": 2,
+            "ledger": self.ledger.as_store(),
+            "consumption": self.consumption.as_store(),
+            "export": self.export.as_store(),
+            "session": {
+                "started": self.session.started.isoformat(),
+                "counts_from": self.session.counts_from.isoformat(),
+                "offset_pence": str(self.session.offset_pence),
+                "offset_unpriced_wh": str(self.session.offset_unpriced_wh),
+                "carried_pence": str(self.session.carried_pence),
+            },
+            "rates": {at.isoformat(): str(rate) for at, rate in self.rates.items()},
             "counted_through": self.newest.read_at.isoformat() if self.newest else None,
         }
 
     def restore(self, stored: dict[str, Any]) -> None:
         """Continue from a previous run (the session continues; nothing is recounted)."""
-        self.session = RunningTotal.from_dict(stored["session"])
-        if stored.get("register_wh") and stored.get("register_at"):
-            self.register = TelemetryReading(
-                read_at=datetime.fromisoformat(stored["register_at"]),
-                consumption_wh=Decimal(stored["register_wh"]),
-                demand_w=None,
-                consumption_delta_wh=None,
-                cost_delta_pence=None,
-                cost_delta_with_tax_pence=None,
-                export_wh=None,
+        if stored.get("version") != 2:
+            self._restore_v1(stored)
+            return
+        self.ledger = Ledger.from_store(stored["ledger"])
+        self.consumption.restore(stored["consumption"])
+        self.export.restore(stored["export"])
+        session = stored["session"]
+        self.session = Session(
+            started=datetime.fromisoformat(session["started"]),
+            counts_from=datetime.fromisoformat(session["counts_from"]),
+            offset_pence=Decimal(session["offset_pence"]),
+            offset_unpriced_wh=Decimal(session["offset_unpriced_wh"]),
+            carried_pence=Decimal(session["carried_pence"]),
+        )
+        self.rates = {datetime.fromisoformat(k): Decimal(v) for k, v in stored["rates"].items()}
+        if stored.get("counted_through"):
+            self.resume_after = datetime.fromisoformat(stored["counted_through"])
+
+    def _restore_v1(self, stored: dict[str, Any]) -> None:
+        """The format before the ledger: a running session total and the register floor.
+
+        The session's total is carried, and the ledger counts on from the next half hour.
+        """
+        old = stored.get("session") or {}
+        through = old.get("through")
+        if through and old.get("started"):
+            self.session = Session(
+                started=datetime.fromisoformat(old["started"]),
+                counts_from=bucket_start(datetime.fromisoformat(through)) + BUCKET,
+                carried_pence=Decimal(old.get("value", "0")),
             )
+        if stored.get("register_wh") and stored.get("register_at"):
+            self.consumption.accepted_at = datetime.fromisoformat(stored["register_at"])
+            self.consumption.accepted_wh = Decimal(stored["register_wh"])
         if stored.get("counted_through"):
             self.resume_after = datetime.fromisoformat(stored["counted_through"])

@@ -20,7 +20,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
-from .const import DEMAND_LEVELS
+from .const import DEMAND_LEVELS, SAMPLE_WINDOW
 from .coordinator import HomeMiniConfigEntry
 from .entity import HomeMiniEntity
 from .meter import HomeMiniData, next_local_midnight
@@ -72,27 +72,35 @@ def cost_rate(data: HomeMiniData, now: datetime) -> Decimal | None:
 
 
 def projected_today(data: HomeMiniData, now: datetime) -> Decimal | None:
-    """Cost so far plus today's average hourly cost for the hours left."""
-    elapsed = (now - data.day_started).total_seconds()
+    """Cost so far, plus the rest of the day at the last week's typical pace.
+
+    Without a week of history, the rest of the day goes at today's own pace.
+    """
+    day_end = next_local_midnight(now, data.time_zone)
+    day_seconds = Decimal((day_end - data.day_started).total_seconds())
+    left = Decimal(max(0.0, (day_end - now).total_seconds()))
+    if data.typical_day_cost_pence is not None:
+        return pounds(data.cost_today_pence + data.typical_day_cost_pence * left / day_seconds)
+    elapsed = day_seconds - left
     if elapsed <= 0:
         return None
-    left = (next_local_midnight(now, data.time_zone) - now).total_seconds()
-    cost = data.cost_today_pence
-    return pounds(cost + cost / Decimal(elapsed) * Decimal(left))
+    return pounds(data.cost_today_pence + data.cost_today_pence / elapsed * left)
 
 
 def projected_month(data: HomeMiniData, now: datetime) -> Decimal | None:
-    """Month-to-date cost per day elapsed, times the days in the month."""
-    prior = data.prior_days
-    if prior is None:
-        return None
-    today_days = (now - data.day_started).total_seconds() / 86400
-    days = Decimal(prior.days + today_days)
-    if days <= 0:
-        return None
+    """Month to date, plus the rest of the month at the last week's typical daily cost.
+
+    Without a week of history, the rest goes at the month's own pace so far.
+    """
     local = now.astimezone(data.time_zone)
-    month_days = monthrange(local.year, local.month)[1]
-    return pounds((prior.cost_pence + data.cost_today_pence) / days * month_days)
+    month_days = Decimal(monthrange(local.year, local.month)[1])
+    elapsed = Decimal((now - data.month_started).total_seconds()) / 86400
+    left = max(Decimal(0), month_days - elapsed)
+    if data.typical_day_cost_pence is not None:
+        return pounds(data.month_cost_pence + data.typical_day_cost_pence * left)
+    if elapsed <= 0:
+        return None
+    return pounds(data.month_cost_pence / elapsed * month_days)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -265,10 +273,14 @@ class HomeMiniSensor(HomeMiniEntity, SensorEntity):
         """The last five minutes of 10-s demand samples, for charts (not recorded)."""
         if self.entity_description.key != "demand":
             return None
+        samples = self.coordinator.data.samples
+        if not samples:
+            return {"samples": []}
+        cutoff = samples[-1].read_at - SAMPLE_WINDOW
         return {
             "samples": [
                 [sample.read_at.isoformat(), float(sample.demand_w)]
-                for sample in self.coordinator.data.samples
-                if sample.demand_w is not None
+                for sample in samples
+                if sample.demand_w is not None and sample.read_at > cutoff
             ]
         }

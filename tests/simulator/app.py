@@ -140,6 +140,8 @@ class RecordedRequest:
     account_number: str | None
     status: int
     error_code: str | None
+    #: The telemetry grouping asked for, if any (variables form).
+    grouping: str | None = None
 
 
 @dataclass(slots=True)
@@ -152,6 +154,7 @@ class _Exchange:
     operation_name: str | None = None
     root_fields: tuple[str, ...] = ()
     account_number: str | None = None
+    grouping: str | None = None
 
     def reply(self, status: int, body: dict[str, Any]) -> web.Response:
         self.log(status, _error_code(body.get("errors", [])))
@@ -161,7 +164,13 @@ class _Exchange:
         account = self.account_number or self.sim.tokens.owner(self.authorization)
         self.sim.record(
             RecordedRequest(
-                self.at, self.operation_name, self.root_fields, account, status, error_code
+                self.at,
+                self.operation_name,
+                self.root_fields,
+                account,
+                status,
+                error_code,
+                self.grouping,
             )
         )
 
@@ -198,6 +207,8 @@ async def _handle_graphql(request: web.Request) -> web.Response:
     if payload is None:
         return exchange.reply(400, _bad_request("POST body sent invalid JSON."))
     variables = payload.get("variables")
+    if isinstance(variables, dict) and isinstance(variables.get("grouping"), str):
+        exchange.grouping = variables["grouping"]
     query = payload.get("query")
     exchange.operation_name = payload.get("operationName") or None
     if not isinstance(query, str) or not query.strip():

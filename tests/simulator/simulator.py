@@ -166,6 +166,7 @@ class KrakenSimulator:
         account_number: str | None = None,
         root_field: str | None = None,
         since: datetime | None = None,
+        grouping: str | None = None,
     ) -> int:
         """Recorded GraphQL requests matching all given filters."""
         return sum(
@@ -174,6 +175,7 @@ class KrakenSimulator:
             if (account_number is None or r.account_number == account_number)
             and (root_field is None or root_field in r.root_fields)
             and (since is None or r.at >= since)
+            and (grouping is None or r.grouping == grouping)
         )
 
     # -- truth -----------------------------------------------------------------------------

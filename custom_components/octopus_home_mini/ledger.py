@@ -1,0 +1,405 @@
+"""One meter's half-hour ledger: every total and every statistic is derived from it. No I/O.
+
+Buckets are UTC-aligned half hours, as tariffs and Kraken's HALF_HOURLY rows are. A bucket is
+*provisional* while it is built from 10-second readings (each reading kept by its time, so a
+reading seen twice, late or out of order counts once) and *final* once Kraken's own
+HALF_HOURLY row has replaced it. Buckets Home Assistant could not see (it was down, or
+polling was held back) are *pending* until such a row fills them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from .api import TelemetryReading
+
+BUCKET = timedelta(minutes=30)
+#: A HALF_HOURLY row is final once its half hour ended this long ago (Kraken publishes late).
+FINAL_AFTER = timedelta(minutes=3)
+#: Readings of a bucket stay individually known this long after it ends (late arrivals).
+SEAL_AFTER = timedelta(minutes=10)
+#: A reading further than this from the one before spans a Mini outage (its delta covers it).
+OUTAGE_GAP = timedelta(seconds=60)
+
+type RateLookup = Callable[[datetime], Decimal | None]
+ZERO = Decimal(0)
+
+
+def bucket_start(at: datetime) -> datetime:
+    """The UTC half hour containing ``at``."""
+    epoch = int(at.timestamp()) // 1800 * 1800
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def half_hours(start: datetime, end: datetime) -> Iterator[datetime]:
+    """Starts of the half hours overlapping [start, end)."""
+    cursor = bucket_start(start)
+    while cursor < end:
+        yield cursor
+        cursor += BUCKET
+
+
+@dataclass(slots=True)
+class Bucket:
+    """Energy and money of one half hour."""
+
+    import_wh: Decimal = ZERO
+    #: Octopus's own cost incl. VAT for the readings that carried one.
+    cost_pence: Decimal = ZERO
+    #: Energy whose reading had no cost: priced at this half hour's unit rate when derived.
+    unpriced_wh: Decimal = ZERO
+    #: The export register at the newest reading of the half hour, and that reading's time.
+    export_end_wh: Decimal | None = None
+    export_end_at: datetime | None = None
+    final: bool = False
+    #: Kraken has no reading at all for this half hour (the Mini was offline).
+    empty: bool = False
+    #: Provisional portions by reading time: (Wh, pence or None). None once sealed.
+    portions: dict[datetime, tuple[Decimal, Decimal | None]] | None = field(default_factory=dict)
+
+    def add_portion(self, read_at: datetime, wh: Decimal, cost: Decimal | None) -> bool:
+        """Count a reading's share once; False if it was already counted or the bucket is closed."""
+        if self.final or self.portions is None or read_at in self.portions:
+            return False
+        self.portions[read_at] = (wh, cost)
+        self.import_wh += wh
+        if cost is None:
+            self.unpriced_wh += wh
+        else:
+            self.cost_pence += cost
+        return True
+
+    def cost(self, rate: Decimal | None) -> Decimal | None:
+        """Cost incl. VAT in pence; None while unpriced energy has no known rate."""
+        if not self.unpriced_wh:
+            return self.cost_pence
+        if rate is None:
+            return None
+        return self.cost_pence + self.unpriced_wh / 1000 * rate
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Sums over a range of buckets."""
+
+    import_wh: Decimal
+    cost_pence: Decimal
+    export_wh: Decimal
+    #: False when some energy in the range has no price yet (its cost is left out).
+    priced: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class HourTotals:
+    """One complete UTC hour, for the long-term statistics."""
+
+    start: datetime
+    import_wh: Decimal
+    cost_pence: Decimal
+    export_wh: Decimal
+
+
+class Ledger:
+    """Half-hour buckets of one meter, and the half hours still to be filled from Kraken."""
+
+    def __init__(self) -> None:
+        """An empty ledger."""
+        self.buckets: dict[datetime, Bucket] = {}
+        self.pending: set[datetime] = set()
+        #: Earliest bucket changed since the statistics last took the changes.
+        self.changed_from: datetime | None = None
+
+    # Writing ------------------------------------------------------------------------------
+
+    def _touch(self, start: datetime) -> Bucket:
+        if self.changed_from is None or start < self.changed_from:
+            self.changed_from = start
+        return self.buckets.setdefault(start, Bucket())
+
+    def add_reading(
+        self, reading: TelemetryReading, cost: Decimal | None, since: datetime | None = None
+    ) -> None:
+        """Count a 10-s reading's energy and cost once.
+
+        ``since`` is the previous reading's time when this reading's delta spans a Mini
+        outage: the energy is then spread over (since, read_at] in proportion to time.
+        """
+        wh = reading.consumption_delta_wh
+        if wh is None:
+            return
+        end = reading.read_at
+        if since is None or end - since <= OUTAGE_GAP:
+            shares = [(bucket_start(end), Decimal(1))]
+        else:
+            span = Decimal((end - since).total_seconds())
+            shares = []
+            for start in half_hours(since, end + timedelta(microseconds=1)):
+                overlap = min(end, start + BUCKET) - max(since, start)
+                if overlap.total_seconds() > 0:
+                    shares.append((start, Decimal(overlap.total_seconds()) / span))
+        for start, share in shares:
+            bucket = self.buckets.get(start)
+            if bucket is not None and (bucket.final or bucket.portions is None):
+                continue
+            if start in self.pending:
+                continue
+            self._touch(start).add_portion(end, wh * share, None if cost is None else cost * share)
+
+    def add_export(self, read_at: datetime, register_wh: Decimal) -> None:
+        """An accepted export register reading: the newest of its half hour ends the bucket."""
+        start = bucket_start(read_at)
+        bucket = self.buckets.get(start)
+        if bucket is not None and bucket.final:
+            return
+        if bucket is None or bucket.export_end_at is None or read_at > bucket.export_end_at:
+            bucket = self._touch(start)
+            bucket.export_end_at = read_at
+            bucket.export_end_wh = register_wh
+
+    def mark_pending(self, start: datetime, end: datetime) -> None:
+        """Half hours in [start, end) that Home Assistant did not see: fill them from Kraken."""
+        for bucket in half_hours(start, end):
+            if not (existing := self.buckets.get(bucket)) or not existing.final:
+                self.pending.add(bucket)
+
+    def next_fill(self, now: datetime, max_buckets: int = 48) -> tuple[datetime, datetime] | None:
+        """The newest run of complete pending half hours to ask for, at most a day of them."""
+        ready = [b for b in self.pending if b + BUCKET + FINAL_AFTER <= now]
+        if not ready:
+            return None
+        end = max(ready) + BUCKET
+        start = max(min(ready), end - BUCKET * max_buckets)
+        return start, end
+
+    def give_up(self, before: datetime) -> None:
+        """Kraken no longer holds the half hours before ``before``: stop asking for them."""
+        self.pending = {b for b in self.pending if b >= before}
+
+    def apply_rows(
+        self,
+        start: datetime,
+        end: datetime,
+        rows: Iterable[TelemetryReading],
+        cost_of: Callable[[TelemetryReading], Decimal | None],
+        now: datetime,
+    ) -> None:
+        """Kraken's HALF_HOURLY rows for [start, end): complete half hours become final.
+
+        A complete half hour without a row had no reading at all; the energy of such an
+        outage arrives in the next row, and is spread evenly over the outage's half hours.
+        """
+        by_start = {bucket_start(row.read_at): row for row in rows}
+        for bucket_at in half_hours(start, end):
+            if bucket_at + BUCKET + FINAL_AFTER > now:
+                continue
+            self.pending.discard(bucket_at)
+            row = by_start.get(bucket_at)
+            bucket = self._touch(bucket_at)
+            bucket.portions = None
+            bucket.final = True
+            bucket.empty = row is None
+            bucket.import_wh = bucket.cost_pence = bucket.unpriced_wh = ZERO
+            bucket.export_end_wh = bucket.export_end_at = None
+            if row is None:
+                continue
+            wh = row.consumption_delta_wh or ZERO
+            cost = cost_of(row)
+            bucket.import_wh = wh
+            if cost is None:
+                bucket.unpriced_wh = wh
+            else:
+                bucket.cost_pence = cost
+            if row.export_wh is not None:
+                bucket.export_end_wh = row.export_wh
+                bucket.export_end_at = bucket_at + BUCKET - timedelta(seconds=10)
+            self._spread_over_outage(bucket_at)
+
+    def _spread_over_outage(self, row_at: datetime) -> None:
+        """Share a row's energy with the empty half hours just before it (one outage)."""
+        run: list[Bucket] = []
+        cursor = row_at - BUCKET
+        while (bucket := self.buckets.get(cursor)) is not None and bucket.empty:
+            run.append(bucket)
+            cursor -= BUCKET
+        before = self.buckets.get(cursor)
+        if not run or before is None or not before.final:
+            return  # no outage, or one whose start Kraken does not show
+        row = self.buckets[row_at]
+        share = Decimal(1) / (len(run) + 1)
+        for bucket in run:
+            bucket.import_wh = row.import_wh * share
+            bucket.cost_pence = row.cost_pence * share
+            bucket.unpriced_wh = row.unpriced_wh * share
+            bucket.empty = False
+        row.import_wh -= row.import_wh * share * len(run)
+        row.cost_pence -= row.cost_pence * share * len(run)
+        row.unpriced_wh -= row.unpriced_wh * share * len(run)
+
+    def seal(self, now: datetime) -> None:
+        """Forget the individual readings of half hours that ended a while ago."""
+        for start, bucket in self.buckets.items():
+            if bucket.portions is not None and start + BUCKET + SEAL_AFTER <= now:
+                bucket.portions = None
+
+    def prune(self, keep_from: datetime) -> Totals:
+        """Drop half hours before ``keep_from``; returns what they held (for running sums)."""
+        old = [start for start in self.buckets if start < keep_from]
+        dropped = self.totals(datetime.min.replace(tzinfo=UTC), keep_from, lambda _: None)
+        for start in old:
+            del self.buckets[start]
+        self.pending = {b for b in self.pending if b >= keep_from}
+        return dropped
+
+    def take_changes(self) -> datetime | None:
+        """The earliest half hour changed since the last call."""
+        changed, self.changed_from = self.changed_from, None
+        return changed
+
+    # Reading ------------------------------------------------------------------------------
+
+    def _sorted(self, start: datetime, end: datetime) -> list[tuple[datetime, Bucket]]:
+        return sorted((at, b) for at, b in self.buckets.items() if start <= at < end)
+
+    def export_wh(self, at: datetime) -> Decimal:
+        """Export in the half hour starting ``at``: its end register minus the previous one."""
+        bucket = self.buckets.get(at)
+        if bucket is None or bucket.export_end_wh is None:
+            return ZERO
+        earlier = [
+            (start, b.export_end_wh)
+            for start, b in self.buckets.items()
+            if start < at and b.export_end_wh is not None
+        ]
+        if not earlier:
+            return ZERO
+        return max(ZERO, bucket.export_end_wh - max(earlier)[1])
+
+    def totals(self, start: datetime, end: datetime, rate: RateLookup) -> Totals:
+        """Energy, cost and export of the half hours starting in [start, end)."""
+        energy = cost = export = ZERO
+        priced = True
+        previous_export: Decimal | None = None
+        for at, bucket in sorted(self.buckets.items()):
+            if at >= end:
+                break
+            if at < start:
+                if bucket.export_end_wh is not None:
+                    previous_export = bucket.export_end_wh
+                continue
+            energy += bucket.import_wh
+            bucket_cost = bucket.cost(rate(at) if bucket.unpriced_wh else None)
+            if bucket_cost is None:
+                priced = False
+                bucket_cost = bucket.cost_pence
+            cost += bucket_cost
+            if bucket.export_end_wh is not None:
+                if previous_export is not None:
+                    export += max(ZERO, bucket.export_end_wh - previous_export)
+                previous_export = bucket.export_end_wh
+        return Totals(energy, cost, export, priced)
+
+    def portion_before(self, at: datetime) -> tuple[Decimal, Decimal, Decimal]:
+        """Of ``at``'s half hour: (Wh, priced pence, unpriced Wh) of readings up to ``at``."""
+        bucket = self.buckets.get(bucket_start(at))
+        wh = cost = unpriced = ZERO
+        if bucket is None or bucket.portions is None:
+            return wh, cost, unpriced
+        for read_at, (part_wh, part_cost) in bucket.portions.items():
+            if read_at <= at:
+                wh += part_wh
+                if part_cost is None:
+                    unpriced += part_wh
+                else:
+                    cost += part_cost
+        return wh, cost, unpriced
+
+    def energy_bounds(self, start: datetime, end: datetime) -> tuple[Decimal, Decimal] | None:
+        """Least and most energy counted in (start, end]; None if part of it is still unknown."""
+        low = high = ZERO
+        for at in half_hours(start, end + timedelta(microseconds=1)):
+            if at in self.pending:
+                return None
+            bucket = self.buckets.get(at)
+            if bucket is None:
+                continue
+            inside = start <= at and at + BUCKET <= end
+            if inside:
+                low += bucket.import_wh
+                high += bucket.import_wh
+            elif bucket.portions is not None:
+                part = sum(
+                    (wh for read_at, (wh, _) in bucket.portions.items() if start < read_at <= end),
+                    ZERO,
+                )
+                low += part
+                high += part
+            else:
+                high += bucket.import_wh
+        return low, high
+
+    def hours(self, start: datetime, end: datetime, rate: RateLookup) -> list[HourTotals]:
+        """Totals of each UTC hour in [start, end) (both bounds on the hour)."""
+        found = []
+        cursor = start
+        while cursor < end:
+            totals = self.totals(cursor, cursor + 2 * BUCKET, rate)
+            found.append(HourTotals(cursor, totals.import_wh, totals.cost_pence, totals.export_wh))
+            cursor += 2 * BUCKET
+        return found
+
+    def unpriced(self, start: datetime, end: datetime) -> list[datetime]:
+        """Half hours in [start, end) holding energy without a cost."""
+        return [at for at, b in self._sorted(start, end) if b.unpriced_wh]
+
+    # Storage ------------------------------------------------------------------------------
+
+    def as_store(self) -> dict[str, Any]:
+        """A JSON-able form."""
+        return {
+            "buckets": [
+                [
+                    at.isoformat(),
+                    str(b.import_wh),
+                    str(b.cost_pence),
+                    str(b.unpriced_wh),
+                    None if b.export_end_wh is None else str(b.export_end_wh),
+                    None if b.export_end_at is None else b.export_end_at.isoformat(),
+                    int(b.final) | int(b.empty) << 1,
+                    None
+                    if b.portions is None
+                    else [
+                        [t.isoformat(), str(wh), None if c is None else str(c)]
+                        for t, (wh, c) in b.portions.items()
+                    ],
+                ]
+                for at, b in sorted(self.buckets.items())
+            ],
+            "pending": sorted(b.isoformat() for b in self.pending),
+        }
+
+    @classmethod
+    def from_store(cls, data: dict[str, Any]) -> Ledger:
+        """Back from :meth:`as_store`."""
+        ledger = cls()
+        for at, wh, cost, unpriced, export, export_at, flags, portions in data["buckets"]:
+            ledger.buckets[datetime.fromisoformat(at)] = Bucket(
+                import_wh=Decimal(wh),
+                cost_pence=Decimal(cost),
+                unpriced_wh=Decimal(unpriced),
+                export_end_wh=None if export is None else Decimal(export),
+                export_end_at=None if export_at is None else datetime.fromisoformat(export_at),
+                final=bool(flags & 1),
+                empty=bool(flags & 2),
+                portions=None
+                if portions is None
+                else {
+                    datetime.fromisoformat(t): (Decimal(w), None if c is None else Decimal(c))
+                    for t, w, c in portions
+                },
+            )
+        ledger.pending = {datetime.fromisoformat(b) for b in data.get("pending", [])}
+        return ledger

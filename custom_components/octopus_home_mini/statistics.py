@@ -1,0 +1,176 @@
+"""Hourly long-term statistics from the ledger, as external statistics the Energy panel uses.
+
+Each complete UTC hour holds the energy and cost used in it; an hour a gap is filled for later
+is written again, with every later hour's running sum, so the Energy panel never shows a spike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+import re
+from typing import Any
+
+from homeassistant.components.recorder.models import (
+    StatisticData,
+    StatisticMeanType,
+    StatisticMetaData,
+)
+from homeassistant.components.recorder.statistics import (
+    async_add_external_statistics,
+    get_last_statistics,
+)
+from homeassistant.const import UnitOfEnergy
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.recorder import get_instance
+
+from .const import DOMAIN
+from .ledger import FINAL_AFTER, ZERO, HourTotals, Ledger, RateLookup, Totals
+
+HOUR = timedelta(hours=1)
+CURRENCY = "GBP"
+#: The quantities written, with their unit and unit class.
+KINDS: dict[str, tuple[str, str | None]] = {
+    "consumption": (UnitOfEnergy.KILO_WATT_HOUR, "energy"),
+    "cost": (CURRENCY, None),
+    "export": (UnitOfEnergy.KILO_WATT_HOUR, "energy"),
+}
+
+
+def statistic_id(serial_number: str, kind: str) -> str:
+    """``octopus_home_mini:electricity_<serial>_<kind>`` (lower case, letters and digits)."""
+    slug = re.sub(r"[^a-z0-9]+", "_", serial_number.lower()).strip("_")
+    return f"{DOMAIN}:electricity_{slug}_{kind}"
+
+
+def hour_start(at: datetime) -> datetime:
+    """The UTC hour containing ``at``."""
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
+def _values(hour: HourTotals) -> dict[str, Decimal]:
+    return {
+        "consumption": hour.import_wh / 1000,
+        "cost": hour.cost_pence / 100,
+        "export": hour.export_wh / 1000,
+    }
+
+
+@dataclass
+class StatisticsState:
+    """Where the written statistics stand: sums before the ledger's first half hour."""
+
+    base: dict[str, Decimal] = field(default_factory=dict)
+    #: Whether anything was written yet (before that, an earlier install's sums are looked up).
+    written: bool = False
+    #: The earliest hour that changed and is not written yet.
+    unwritten_from: datetime | None = None
+
+    def add_pruned(self, pruned: Totals) -> None:
+        """Half hours leaving the ledger keep counting in every later sum."""
+        self.base["consumption"] = self.base.get("consumption", ZERO) + pruned.import_wh / 1000
+        self.base["cost"] = self.base.get("cost", ZERO) + pruned.cost_pence / 100
+        self.base["export"] = self.base.get("export", ZERO) + pruned.export_wh / 1000
+
+    def as_store(self) -> dict[str, Any]:
+        """For storage."""
+        return {
+            "base": {kind: str(value) for kind, value in self.base.items()},
+            "written": self.written,
+            "unwritten_from": None
+            if self.unwritten_from is None
+            else self.unwritten_from.isoformat(),
+        }
+
+    @classmethod
+    def from_store(cls, data: dict[str, Any] | None) -> StatisticsState:
+        """Back from :meth:`as_store`."""
+        if not data:
+            return cls()
+        return cls(
+            base={kind: Decimal(value) for kind, value in data.get("base", {}).items()},
+            written=bool(data.get("written")),
+            unwritten_from=None
+            if data.get("unwritten_from") is None
+            else datetime.fromisoformat(data["unwritten_from"]),
+        )
+
+
+def complete_hours(ledger: Ledger, now: datetime) -> datetime:
+    """The end of the last hour the ledger holds completely (nothing of it still to come)."""
+    return min([hour_start(now - FINAL_AFTER), *(hour_start(b) for b in ledger.pending)])
+
+
+def hourly_rows(
+    ledger: Ledger, start: datetime, end: datetime, rate: RateLookup, base: dict[str, Decimal]
+) -> dict[str, list[StatisticData]]:
+    """Rows for each hour in [start, end), their sums continuing from the ledger's start."""
+    first = min(ledger.buckets, default=start)
+    running = dict(base)
+    for hour in ledger.hours(hour_start(first), start, rate):
+        for kind, value in _values(hour).items():
+            running[kind] = running.get(kind, ZERO) + value
+    rows: dict[str, list[StatisticData]] = {kind: [] for kind in KINDS}
+    for hour in ledger.hours(start, end, rate):
+        for kind, value in _values(hour).items():
+            running[kind] = running.get(kind, ZERO) + value
+            rows[kind].append(
+                StatisticData(start=hour.start, state=float(value), sum=float(running[kind]))
+            )
+    return rows
+
+
+async def async_write(
+    hass: HomeAssistant,
+    state: StatisticsState,
+    ledger: Ledger,
+    serial_number: str,
+    name: str,
+    rate: RateLookup,
+    changed_from: datetime,
+    now: datetime,
+    earliest: datetime,
+) -> datetime | None:
+    """Write the complete hours from ``changed_from`` on; returns the end of what was written."""
+    held = [at for at, bucket in ledger.buckets.items() if bucket.import_wh or bucket.final]
+    if not held:
+        return None
+    end = complete_hours(ledger, now)
+    data_from = hour_start(min(held))
+    if not state.written:
+        await _continue_earlier_install(hass, state, serial_number, earliest)
+    start = max(hour_start(changed_from), data_from)
+    if start >= end:
+        return None
+    rows = hourly_rows(ledger, start, end, rate, state.base)
+    for kind, (unit, unit_class) in KINDS.items():
+        metadata = StatisticMetaData(
+            mean_type=StatisticMeanType.NONE,
+            has_sum=True,
+            name=f"{name} {kind}",
+            source=DOMAIN,
+            statistic_id=statistic_id(serial_number, kind),
+            unit_class=unit_class,
+            unit_of_measurement=unit,
+        )
+        async_add_external_statistics(hass, metadata, rows[kind])
+    state.written = True
+    return end
+
+
+async def _continue_earlier_install(
+    hass: HomeAssistant, state: StatisticsState, serial_number: str, first_hour: datetime
+) -> None:
+    """Sums continue from statistics an earlier install of this meter left, if all before ours."""
+    for kind in KINDS:
+        found = await get_instance(hass).async_add_executor_job(
+            get_last_statistics, hass, 1, statistic_id(serial_number, kind), False, {"sum"}
+        )
+        rows = found.get(statistic_id(serial_number, kind), [])
+        if (
+            rows
+            and (last_sum := rows[0].get("sum")) is not None
+            and datetime.fromtimestamp(rows[0]["start"], first_hour.tzinfo) < first_hour
+        ):
+            state.base[kind] = state.base.get(kind, ZERO) + Decimal(str(last_sum))
