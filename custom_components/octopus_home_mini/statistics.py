@@ -97,9 +97,12 @@ class StatisticsState:
         )
 
 
-def complete_hours(ledger: Ledger, now: datetime) -> datetime:
-    """The end of the last hour the ledger holds completely (nothing of it still to come)."""
-    return min([hour_start(now - FINAL_AFTER), *(hour_start(b) for b in ledger.pending)])
+def complete_hours(now: datetime) -> datetime:
+    """The end of the last hour whose readings are all published.
+
+    Hours still pending are written as they stand and again once filled, with every later sum.
+    """
+    return hour_start(now - FINAL_AFTER)
 
 
 def hourly_rows(
@@ -136,7 +139,7 @@ async def async_write(
     held = [at for at, bucket in ledger.buckets.items() if bucket.import_wh or bucket.final]
     if not held:
         return None
-    end = complete_hours(ledger, now)
+    end = complete_hours(now)
     data_from = hour_start(min(held))
     if not state.written:
         await _continue_earlier_install(hass, state, serial_number, earliest)

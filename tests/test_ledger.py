@@ -1,0 +1,281 @@
+"""The ledger: today's totals, the session and the hourly statistics right across every gap."""
+
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+import logging
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.recorder import Recorder, get_instance
+from homeassistant.components.recorder.statistics import statistics_during_period
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+)
+
+from custom_components.octopus_home_mini.api import TelemetryReading
+from custom_components.octopus_home_mini.ledger import BUCKET, Ledger, bucket_start
+from custom_components.octopus_home_mini.meter import MeterState
+from custom_components.octopus_home_mini.statistics import statistic_id
+from tests.common import advance, setup_entry
+from tests.simulator import SINGLE, KrakenSimulator
+
+type Sim = tuple[KrakenSimulator, str]
+DEVICE = SINGLE.device_ids[0]
+PREFIX = "sensor.home_mini_21e1234567_"
+LONDON_MIDNIGHT = datetime(2026, 3, 14, tzinfo=UTC)  # GMT in mid-March
+ONE_WH = Decimal(1)
+ONE_HUNDREDTH_PENNY = Decimal("0.01")
+
+
+pytestmark = pytest.mark.usefixtures("london")
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(
+    recorder_mock: Recorder, enable_custom_integrations: None
+) -> None:
+    """The recorder must start before `hass`: the statistics are part of what is checked."""
+
+
+@pytest.fixture
+def sim_start() -> datetime:
+    """Set up at 18:00 on a GMT day."""
+    return LONDON_MIDNIGHT + timedelta(hours=18)
+
+
+def value(hass: HomeAssistant, key: str) -> Decimal:
+    """A sensor's state as a Decimal."""
+    return Decimal(hass.states.get(PREFIX + key).state)
+
+
+def newest(hass: HomeAssistant) -> datetime:
+    """The newest sample the integration holds."""
+    (entry,) = hass.config_entries.async_entries("octopus_home_mini")
+    held = entry.runtime_data.coordinator.data.newest
+    assert held is not None
+    return held.read_at
+
+
+def true_energy_wh(sim: KrakenSimulator, start: datetime, end: datetime) -> Decimal:
+    """Energy of the true 10-s samples read in [start, end)."""
+    step = timedelta(microseconds=1)
+    return Decimal(sim.register_wh(DEVICE, end - step) - sim.register_wh(DEVICE, start - step))
+
+
+async def hourly_changes(
+    hass: HomeAssistant, kind: str, start: datetime, end: datetime
+) -> dict[datetime, float]:
+    """The recorder's hourly `change` of one of our statistics."""
+    await async_wait_recording_done(hass)
+    ident = statistic_id(SINGLE.serials[0], kind)
+    rows = await get_instance(hass).async_add_executor_job(
+        statistics_during_period, hass, start, end, {ident}, "hour", None, {"change"}
+    )
+    return {datetime.fromtimestamp(row["start"], UTC): row["change"] for row in rows.get(ident, [])}
+
+
+async def run_for(hass: HomeAssistant, freezer: FrozenDateTimeFactory, minutes: float) -> None:
+    """Poll every 30 s for a while."""
+    for _ in range(int(minutes * 2)):
+        await advance(hass, freezer, 30)
+
+
+async def assert_hours_match(
+    hass: HomeAssistant, sim: KrakenSimulator, start: datetime, end: datetime
+) -> None:
+    """Each complete hour in [start, end) holds its true energy and cost."""
+    energy = await hourly_changes(hass, "consumption", start, end)
+    cost = await hourly_changes(hass, "cost", start, end)
+    hour = start
+    while hour < end:
+        truth_wh = true_energy_wh(sim, hour, hour + timedelta(hours=1))
+        truth_p = sim.true_cost_pence(DEVICE, hour, hour + timedelta(hours=1))
+        assert hour in energy, hour
+        assert abs(Decimal(str(energy[hour])) * 1000 - truth_wh) <= ONE_WH, hour
+        assert abs(Decimal(str(cost[hour])) * 100 - truth_p) <= ONE_HUNDREDTH_PENNY, hour
+        hour += timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("down_at", "down_for"),
+    [
+        (timedelta(hours=20), timedelta(hours=11)),  # an overnight power cut, 20:00 -> 07:00
+        (timedelta(hours=20), timedelta(hours=25)),
+        (timedelta(hours=23), timedelta(hours=2)),  # across midnight
+    ],
+    ids=["overnight", "25h", "across-midnight"],
+)
+async def test_downtime_is_filled_to_the_hour(
+    hass: HomeAssistant,
+    frozen_sim: Sim,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+    down_at: timedelta,
+    down_for: timedelta,
+) -> None:
+    """After Home Assistant was down: today, the session and every hour equal the truth."""
+    asyncio.get_running_loop().set_debug(False)
+    sim, url = frozen_sim
+    entry = await setup_entry(hass, url)
+    session_from = dt_util.utcnow()
+    await run_for(hass, freezer, (LONDON_MIDNIGHT + down_at - dt_util.utcnow()).seconds / 60)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    freezer.tick(down_for)
+    before = len(sim.requests)
+    caplog.clear()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await run_for(hass, freezer, 10)
+    fills = [r for r in sim.requests[before:] if r.grouping == "HALF_HOURLY"]
+    assert len(fills) <= 3  # one a day of gap, at most
+    now = dt_util.utcnow()
+    midnight = dt_util.start_of_local_day(now)
+    held = newest(hass) + timedelta(seconds=1)
+    assert abs(value(hass, "consumption_today") * 1000 - true_energy_wh(sim, midnight, held)) <= 1
+    cost_today = sim.true_cost_pence(DEVICE, midnight, held)
+    assert abs(value(hass, "cost_today") * 100 - cost_today) <= ONE_HUNDREDTH_PENNY
+    session = sim.true_cost_pence(DEVICE, session_from + timedelta(microseconds=1), held)
+    assert abs(value(hass, "session_cost") * 100 - session) <= ONE_HUNDREDTH_PENNY
+    setup_hour = (LONDON_MIDNIGHT + timedelta(hours=18)).replace(minute=0)
+    await assert_hours_match(
+        hass, sim, setup_hour, now.replace(minute=0, second=0) - timedelta(hours=1)
+    )
+    assert not ir.async_get(hass).issues
+    ours = [
+        r
+        for r in caplog.get_records("call")
+        if r.name.startswith("custom_components.octopus_home_mini") and r.levelno >= logging.WARNING
+    ]
+    assert ours == []
+
+
+@pytest.mark.parametrize("retention_days", [14, 5])
+async def test_first_setup_backfills_what_kraken_keeps(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, socket_enabled: None, retention_days: int
+) -> None:
+    """A new install fetches the history Kraken retains, paced, in ≤ 15 requests for 14 days."""
+    from tests.simulator import run_simulator  # noqa: PLC0415
+
+    asyncio.get_running_loop().set_debug(False)
+    start = LONDON_MIDNIGHT + timedelta(hours=12)
+    freezer.move_to(start)
+    sim = KrakenSimulator(retention_days=retention_days)
+    async with run_simulator(sim) as url:
+        entry = await setup_entry(hass, url)
+        ledger = entry.runtime_data.coordinator.meter.ledger
+        for _ in range(8 * 120):
+            await advance(hass, freezer, 30)
+            if not ledger.pending:
+                break
+        assert not ledger.pending
+        history = [r for r in sim.requests if r.grouping == "HALF_HOURLY"]
+        assert len(history) <= retention_days + 1
+        oldest = min(at for at, bucket in ledger.buckets.items() if bucket.import_wh)
+        assert oldest <= start - timedelta(days=retention_days - 1)
+        most = max(
+            sum(1 for r in sim.requests if at <= r.at < at + timedelta(hours=1))
+            for at in (r.at for r in sim.requests)
+        )
+        assert most <= 125
+        first_full_hour = (oldest + timedelta(hours=1)).replace(minute=0)
+        complete = (dt_util.utcnow() - timedelta(minutes=3)).replace(minute=0, second=0)
+        await assert_hours_match(hass, sim, first_full_hour, complete)
+
+
+def reading(at: datetime, register: int, delta: int, cost: str | None = "0.1") -> TelemetryReading:
+    """A 10-second reading."""
+    return TelemetryReading(
+        read_at=at,
+        consumption_wh=Decimal(register),
+        demand_w=Decimal(300),
+        consumption_delta_wh=Decimal(delta),
+        cost_delta_pence=None,
+        cost_delta_with_tax_pence=None if cost is None else Decimal(cost),
+        export_wh=None,
+    )
+
+
+T0 = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
+
+
+def readings(first: int, count: int, register: int = 1_000_000) -> list[TelemetryReading]:
+    """Consecutive readings of 1 Wh each."""
+    return [
+        reading(T0 + timedelta(seconds=10 * (first + i)), register + first + i, 1)
+        for i in range(count)
+    ]
+
+
+def test_late_duplicated_and_out_of_order_readings_count_once() -> None:
+    """Whatever the order and however often a reading arrives, each counts once."""
+    straight = MeterState(T0)
+    straight.accept(readings(0, 60), T0)
+    shuffled = MeterState(T0)
+    batch = readings(0, 60)
+    shuffled.accept(batch[:20] + batch[30:40], T0)
+    shuffled.accept(batch[20:30][::-1] + batch[:40], T0)  # late, reversed, repeated
+    shuffled.accept(batch[35:], T0 + timedelta(minutes=5))
+    for meter in (straight, shuffled):
+        totals = meter.ledger.totals(T0, T0 + BUCKET, lambda _: None)
+        assert totals.import_wh == 60
+        assert totals.cost_pence == Decimal("6.0")
+    assert shuffled.consumption.accepted_wh == straight.consumption.accepted_wh == 1_000_059
+
+
+def test_meter_exchange_is_followed_and_flagged(caplog: pytest.LogCaptureFixture) -> None:
+    """A register that drops to a few kWh and carries on consistently is a new meter."""
+    meter = MeterState(T0)
+    meter.accept(readings(0, 30), T0)
+    assert meter.consumption.accepted_wh == 1_000_029
+    exchanged = readings(30, 40, register=3_000 - 30)
+    meter.accept(exchanged[:10], T0)
+    assert meter.consumption.accepted_wh == 1_000_029  # not yet: could be a glitch
+    meter.accept(exchanged[10:], T0)
+    assert meter.consumption.accepted_wh == 3_000 + 39
+    assert meter.consumption.exchanged_at is not None
+    assert caplog.text.count("following it") == 1
+
+
+def test_upward_glitch_after_a_gap_is_ignored() -> None:
+    """25 kWh too high after an hour's gap: it disagrees with the energy counted."""
+    meter = MeterState(T0)
+    meter.accept(readings(0, 6), T0)
+    later = readings(360, 6)  # an hour on; the gap's energy comes in the first delta
+    later[0] = replace(later[0], consumption_delta_wh=Decimal(355))
+    glitched = replace(later[0], consumption_wh=later[0].consumption_wh + 25_000)
+    meter.accept([glitched, *later[1:]], T0)
+    assert meter.consumption.accepted_wh == later[-1].consumption_wh
+    meter.accept(readings(366, 30), T0 + timedelta(hours=1))
+    assert meter.consumption.accepted_wh == 1_000_395  # keeps following the true register
+
+
+def test_zero_export_register_after_a_restart_is_ignored() -> None:
+    """A restored export register is not replaced by a zero (no 1,834 kWh spike)."""
+    meter = MeterState(T0)
+    exporting = [replace(r, export_wh=Decimal(1_834_000 + i)) for i, r in enumerate(readings(0, 6))]
+    meter.accept(exporting, T0)
+    restarted = MeterState(T0)
+    restarted.restore(meter.as_store())
+    zero = [replace(r, export_wh=Decimal(0)) for r in readings(6, 3)]
+    restarted.accept(zero, T0)
+    assert restarted.export.accepted_wh == 1_834_005
+    totals = restarted.ledger.totals(T0, T0 + BUCKET, lambda _: None)
+    assert totals.export_wh <= 5
+
+
+def test_ledger_survives_storage() -> None:
+    """The stored form gives back the same totals and pending half hours."""
+    ledger = Ledger()
+    for r in readings(0, 40):
+        ledger.add_reading(r, r.cost_delta_with_tax_pence)
+    ledger.mark_pending(T0 - timedelta(hours=2), T0)
+    copy = Ledger.from_store(ledger.as_store())
+    rate = lambda _: Decimal(20)  # noqa: E731
+    assert copy.totals(T0, T0 + 2 * BUCKET, rate) == ledger.totals(T0, T0 + 2 * BUCKET, rate)
+    assert copy.pending == ledger.pending == {T0 - BUCKET * k for k in range(1, 5)}
+    assert bucket_start(T0 + timedelta(minutes=31)) == T0 + BUCKET
