@@ -221,6 +221,7 @@ FAULTS = [
     ("malformed_json", KrakenInvalidResponseError, "HTTP 200"),
     ("rate_limit", KrakenRateLimitError, "KT-CT-1199"),
     ("rate_limit_telemetry", KrakenRateLimitError, "KT-GB-4042"),
+    ("rate_limit_backend", KrakenRateLimitError, "OE-0002"),
     ("http_429", KrakenRateLimitError, "HTTP 429"),
 ]
 

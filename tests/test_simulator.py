@@ -624,6 +624,7 @@ async def test_rate_limit_after_the_ceiling(limited: Api) -> None:
         ("rate_limit_telemetry", "KT-GB-4042", False),
         ("internal", "KT-CT-7899", True),
         ("rate_limit", "KT-CT-1199", True),
+        ("rate_limit_backend", "OE-0002", True),
     ],
 )
 async def test_field_faults(api: Api, kind: str, code: str, hits_account: bool) -> None:

@@ -32,8 +32,8 @@ sk_test_solar      A-3333CCCC    ``SOLAR``: IMPORT + EXPORT points sharing ESME
 
 Faults (``set_fault(kind, *, count=None, until=None, operation=None, seconds=None)``):
 ``outage`` KT-GB-4039, ``network`` KT-GB-4043 and ``rate_limit_telemetry`` KT-GB-4042 hit
-``smartMeterTelemetry`` only; ``internal`` KT-CT-7899 and ``rate_limit`` KT-CT-1199 hit every
-root field; ``http_502``, ``http_504``, ``http_403_html``, ``http_429`` (Retry-After =
+``smartMeterTelemetry`` only; ``internal`` KT-CT-7899, ``rate_limit`` KT-CT-1199 and
+``rate_limit_backend`` OE-0002 (no errorType) hit every root field; ``http_502``, ``http_504``, ``http_403_html``, ``http_429`` (Retry-After =
 seconds or 60), ``malformed_json`` and ``timeout`` (sleeps ``seconds``, default 30, then
 answers normally) act on the whole GraphQL response (REST is never faulted); ``stale`` stops
 every Home Mini uploading from now until cleared or ``until`` (the gap stays in history,

@@ -19,6 +19,7 @@ FIELD_KINDS: dict[str, str | None] = {
     "rate_limit_telemetry": TELEMETRY,
     "internal": None,
     "rate_limit": None,
+    "rate_limit_backend": None,
 }
 # One-shot actions applied when set; "stale" opens a window in which the Mini uploads nothing.
 ACTION_KINDS = frozenset({"expire_tokens", "revoke_refresh_tokens"})

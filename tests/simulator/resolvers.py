@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 _FIELD_FAULT_ERRORS = {  # checked in this order
     "rate_limit": errors.TOO_MANY_REQUESTS,
+    "rate_limit_backend": errors.BACKEND_TOO_MANY_REQUESTS,
     "rate_limit_telemetry": errors.TELEMETRY_THROTTLED,
     "internal": errors.INTERNAL,
     "outage": errors.TELEMETRY_UNAVAILABLE,

@@ -52,7 +52,10 @@ _CODE_CLASSES: Final[dict[str, tuple[type[KrakenError], str]]] = {
         ("KT-GB-4050", "KT-GB-4056"),
         (KrakenNoHomeMiniError, "No Home Mini is reporting for this meter"),
     ),
-    **dict.fromkeys(("KT-CT-1199", "KT-GB-4042"), (KrakenRateLimitError, "Too many requests")),
+    # OE-0002 comes from Kraken's backend (seen 2026, no errorType): a rate limit too.
+    **dict.fromkeys(
+        ("KT-CT-1199", "KT-GB-4042", "OE-0002"), (KrakenRateLimitError, "Too many requests")
+    ),
     **dict.fromkeys(
         ("KT-GB-4039", "KT-GB-4043", "KT-CT-7899", "KT-CT-1113"),
         (KrakenServiceUnavailableError, "Kraken is temporarily unavailable"),
