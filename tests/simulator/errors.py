@@ -118,3 +118,10 @@ RANGE_TOO_OLD = KrakenCode(  # inferred type
 BACKEND_TOO_MANY_REQUESTS = KrakenCode(  # API.md §11: no errorType; description inferred
     "OE-0002", "Too many requests.", None
 )
+NO_HAN_RECORD = KrakenCode(
+    "KT-GB-4056",
+    "No Device Network (HAN) record found for the device.",
+    "NOT_FOUND",
+    "This device isn\u2019t linked to a network, so required related devices (e.g. "
+    "Communications Hub or Gas Proxy Function) can\u2019t be found.",
+)

@@ -16,6 +16,7 @@ TRANSPORT_KINDS = frozenset(
 FIELD_KINDS: dict[str, str | None] = {
     "outage": TELEMETRY,
     "network": TELEMETRY,
+    "no_han": TELEMETRY,
     "rate_limit_telemetry": TELEMETRY,
     "internal": None,
     "rate_limit": None,
