@@ -80,7 +80,9 @@ async def test_agile_day_with_restart_at_noon(
             assert await hass.config_entries.async_reload(entry.entry_id)
             await hass.async_block_till_done()
             recovery = [r.operation_name for r in sim.requests[requests_before:]]
-            assert recovery.count("TelemetryRange") >= 2  # ten-second catch-up + HALF_HOURLY
+            # The ten-second catch-up at once; the HALF_HOURLY recovery when the hour's budget
+            # has room (the half-hourly checks below hold cost_today to the truth meanwhile).
+            assert recovery.count("TelemetryRange") >= 1
             assert value(hass, "session_cost") >= session_before_restart
     assert any(rate < 0 for rate in rates)
     assert len(rates) > 40
