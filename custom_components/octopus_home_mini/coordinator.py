@@ -42,6 +42,7 @@ from .const import (
     TARIFF_MIN_INTERVAL,
 )
 from .meter import HomeMiniData, MeterState, PriorDays, local_midnight, month_start
+from .repairs import async_look_for_replacement
 from .tariff import rates_cover
 
 type HomeMiniConfigEntry = ConfigEntry[HomeMiniRuntimeData]
@@ -145,6 +146,7 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             ) from err
         except KrakenNoHomeMiniError as err:
             self._set_issue(ISSUE_MISSING, active=True)
+            await async_look_for_replacement(self.hass, self.config_entry, self.link)
             raise UpdateFailed(translation_domain=DOMAIN, translation_key="no_home_mini") from err
         except KrakenError as err:
             raise UpdateFailed(

@@ -19,18 +19,22 @@ def _within(window: tuple[time, time], at: datetime) -> bool:
     return start <= at.astimezone(UTC).time() < end
 
 
+def _half_hourly_rate(tariff: Tariff, at: datetime) -> Decimal | None:
+    for rate in tariff.unit_rates:
+        if (rate.valid_from is None or rate.valid_from <= at) and (
+            rate.valid_to is None or at < rate.valid_to
+        ):
+            return rate.value_pence
+    return None
+
+
 def unit_rate_pence(tariff: Tariff | None, at: datetime) -> Decimal | None:
     """The unit rate (pence/kWh incl. VAT) in force at ``at``, if the tariff tells."""
     if tariff is None:
         return None
     match tariff.kind:
         case TariffKind.HALF_HOURLY:
-            for rate in tariff.unit_rates:
-                if (rate.valid_from is None or rate.valid_from <= at) and (
-                    rate.valid_to is None or at < rate.valid_to
-                ):
-                    return rate.value_pence
-            return None
+            return _half_hourly_rate(tariff, at)
         case TariffKind.DAY_NIGHT | TariffKind.THREE_RATE if _within(NIGHT, at):
             return tariff.night_rate_pence
         case TariffKind.THREE_RATE if _within(THREE_RATE_OFF_PEAK, at):
