@@ -19,12 +19,13 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.octopus_home_mini.const import (
     CONF_DEVICE_ID,
+    CONF_EXPORT_DEVICE_ID,
     CONF_MPAN,
     CONF_SERIAL_NUMBER,
     DOMAIN,
 )
 from tests.common import advance, entry_for, setup_entry
-from tests.simulator import SINGLE, KrakenSimulator
+from tests.simulator import SINGLE, SOLAR, KrakenSimulator
 
 type Sim = tuple[KrakenSimulator, str]
 OLD = SINGLE.device_ids[0]
@@ -158,3 +159,43 @@ async def test_fix_for_a_removed_entry_aborts(hass: HomeAssistant, frozen_sim: S
     result = await manager.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "entry_removed"
+
+
+async def fix(hass: HomeAssistant, issue: ir.IssueEntry) -> None:
+    """Run the repair's fix flow to the end."""
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    result = await manager.async_init(DOMAIN, data={"issue_id": issue.issue_id})
+    result = await manager.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+
+
+async def test_exchange_moves_the_export_device_too(hass: HomeAssistant, frozen_sim: Sim) -> None:
+    """A solar meter exchanged: the entry's export device is the new meter's, not the old."""
+    sim, url = frozen_sim
+    assert await async_setup_component(hass, "repairs", {})
+    entry = entry_for(url, SOLAR)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, CONF_EXPORT_DEVICE_ID: SOLAR.device_ids[0]}
+    )
+    sim.swap_meter(SOLAR.device_ids[0], NEW, NEW_SERIAL)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    issue = issue_for(hass, entry)
+    assert issue is not None
+    await fix(hass, issue)
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.data[CONF_EXPORT_DEVICE_ID] == NEW
+
+
+async def test_new_meter_without_a_mini_is_not_offered(
+    hass: HomeAssistant, frozen_sim: Sim
+) -> None:
+    """The new meter's Home Mini is not paired yet: nothing to move to (the notice stays)."""
+    sim, url = frozen_sim
+    sim.swap_meter(OLD, NEW, NEW_SERIAL, home_mini=False)
+    entry = await setup_entry(hass, url)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert issue_for(hass, entry) is None

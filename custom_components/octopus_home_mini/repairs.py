@@ -142,10 +142,10 @@ async def async_move_entry(
         await store.async_save({key: stored[key] for key in KEPT_IN_STORE if key in stored})
     entities = er.async_get(hass)
     for entity in er.async_entries_for_config_entry(entities, entry.entry_id):
-        if entity.unique_id.startswith(f"{old_id}_"):
-            entities.async_update_entity(
-                entity.entity_id, new_unique_id=new_id + entity.unique_id.removeprefix(old_id)
-            )
+        # Unique ids are "<device id>_<key>" (entity.py).
+        entities.async_update_entity(
+            entity.entity_id, new_unique_id=entity.unique_id.replace(old_id, new_id, 1)
+        )
     devices = dr.async_get(hass)
     if device := devices.async_get_device_by_identifier((DOMAIN, old_id), entry.entry_id):
         devices.async_update_device(
@@ -154,10 +154,13 @@ async def async_move_entry(
             serial_number=serial,
             name=f"Home Mini {serial}",
         )
-    data = {**entry.data, CONF_DEVICE_ID: new_id, CONF_SERIAL_NUMBER: serial}
-    data.pop(CONF_EXPORT_DEVICE_ID, None)
-    if new.get(CONF_EXPORT_DEVICE_ID):
-        data[CONF_EXPORT_DEVICE_ID] = new[CONF_EXPORT_DEVICE_ID]
+    moved = {
+        **entry.data,
+        CONF_DEVICE_ID: new_id,
+        CONF_SERIAL_NUMBER: serial,
+        CONF_EXPORT_DEVICE_ID: new.get(CONF_EXPORT_DEVICE_ID),
+    }
+    data = {key: value for key, value in moved.items() if value}  # no stale export device
     hass.config_entries.async_update_entry(
         entry, unique_id=new_id, title=f"Home Mini {serial}", data=data
     )

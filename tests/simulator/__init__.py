@@ -32,12 +32,13 @@ sk_test_solar      A-3333CCCC    ``SOLAR``: IMPORT + EXPORT points sharing ESME
 
 Faults (``set_fault(kind, *, count=None, until=None, operation=None, seconds=None)``):
 ``outage`` KT-GB-4039, ``network`` KT-GB-4043, ``no_han`` KT-GB-4056 and
-``rate_limit_telemetry`` KT-GB-4042 hit ``smartMeterTelemetry`` only; ``internal`` KT-CT-7899, ``rate_limit`` KT-CT-1199 and
-``rate_limit_backend`` OE-0002 (no errorType) hit every root field; ``http_502``, ``http_504``, ``http_403_html``, ``http_429`` (Retry-After =
-seconds or 60), ``malformed_json`` and ``timeout`` (sleeps ``seconds``, default 30, then
-answers normally) act on the whole GraphQL response (REST is never faulted); ``stale`` stops
-every Home Mini uploading from now until cleared or ``until`` (the gap stays in history,
-``count`` does not apply); ``expire_tokens`` and ``revoke_refresh_tokens`` act once, at once.
+``rate_limit_telemetry`` KT-GB-4042 hit ``smartMeterTelemetry`` only; ``internal`` KT-CT-7899,
+``rate_limit`` KT-CT-1199 and ``rate_limit_backend`` OE-0002 (no errorType) hit every root
+field; ``http_502``, ``http_504``, ``http_403_html``, ``http_429`` (Retry-After = seconds or
+60), ``malformed_json`` and ``timeout`` (sleeps ``seconds``, default 30, then answers normally)
+act on the whole GraphQL response (REST is never faulted); ``stale`` stops every Home Mini
+uploading from now until cleared or ``until`` (the gap stays in history, ``count`` does not
+apply); ``expire_tokens`` and ``revoke_refresh_tokens`` act once, at once.
 ``count`` = next N matching requests; ``operation`` = operationName or a root field name.
 
 Account changes: ``add_api_key(account_number)`` issues a further key for an account;

@@ -104,11 +104,13 @@ class KrakenSimulator:
         self.api_keys[key] = account_number
         return key
 
-    def swap_meter(self, device_id: str, new_device_id: str, new_serial: str) -> None:
-        """A meter exchange: a new meter (device id, serial) with a Home Mini on the same MPAN.
+    def swap_meter(
+        self, device_id: str, new_device_id: str, new_serial: str, *, home_mini: bool = True
+    ) -> None:
+        """A meter exchange: a new meter (device id, serial) on the same MPAN(s).
 
         The old device is gone from Kraken (its telemetry answers KT-GB-4050); the new meter's
-        registers start from their own base.
+        registers start from their own base; an export point on the same meter moves with it.
         """
         fixture = self.accounts[self.devices[device_id].account_number]
         points = tuple(
@@ -118,8 +120,9 @@ class KrakenSimulator:
                 serial=new_serial,
                 meter_id=point.meter_id + 100,
                 active_from=self.clock().date(),
+                home_mini=home_mini,
             )
-            if point.direction == "IMPORT" and point.device_id == device_id
+            if point.device_id == device_id
             else point
             for point in fixture.electricity
         )
@@ -129,6 +132,7 @@ class KrakenSimulator:
             electricity=points,
             device_ids=tuple(p.device_id for p in imports),
             serials=tuple(p.serial for p in imports),
+            home_mini=all(p.home_mini for p in imports),
         )
         del self.devices[device_id]
         self._add_devices(swapped, self._epoch_day)
