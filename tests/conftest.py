@@ -123,7 +123,9 @@ def no_secrets_in_logs(caplog: pytest.LogCaptureFixture) -> Generator[None]:
     logged = "\n".join(
         record.getMessage()
         + (formatter.formatException(record.exc_info) if record.exc_info else "")
-        for record in caplog.records
+        # caplog.records holds only the current phase (teardown here): read setup and call too.
+        for phase in ("setup", "call", "teardown")
+        for record in caplog.get_records(phase)
     )
     leaked = [secret[:6] for secret in secrets if secret and secret in logged]
     assert not leaked, f"secrets in the log (prefixes): {leaked}"

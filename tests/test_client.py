@@ -18,13 +18,16 @@ from custom_components.octopus_home_mini.api import (
     KrakenClient,
     KrakenConnectionError,
     KrakenError,
+    KrakenInsecureUrlError,
     KrakenInvalidResponseError,
+    KrakenInvalidUrlError,
     KrakenNoHomeMiniError,
     KrakenRateLimitError,
     KrakenServiceUnavailableError,
     MeterDirection,
     TariffKind,
     TelemetryGrouping,
+    check_base_url,
 )
 from custom_components.octopus_home_mini.api.queries import ALL_DOCUMENTS
 from tests.conftest import FakeClock
@@ -221,6 +224,7 @@ FAULTS = [
     ("malformed_json", KrakenInvalidResponseError, "HTTP 200"),
     ("rate_limit", KrakenRateLimitError, "KT-CT-1199"),
     ("rate_limit_telemetry", KrakenRateLimitError, "KT-GB-4042"),
+    ("rate_limit_backend", KrakenRateLimitError, "OE-0002"),
     ("http_429", KrakenRateLimitError, "HTTP 429"),
 ]
 
@@ -372,3 +376,32 @@ async def test_errors_never_carry_secrets(session, sim_url, clock, simulator) ->
         for secret in secrets:
             assert secret not in str(err)
             assert secret not in repr(err)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://api.octopus.energy/", "https://api.octopus.energy"),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("http://127.8.9.10", "http://127.8.9.10"),
+        ("http://localhost:8080/", "http://localhost:8080"),
+        ("http://[::1]:8080", "http://[::1]:8080"),
+        ("http://api.octopus.energy", KrakenInsecureUrlError),
+        ("http://10.0.0.2", KrakenInsecureUrlError),
+        ("http://localhost.example.com", KrakenInsecureUrlError),
+        ("ws://127.0.0.1", KrakenInvalidUrlError),
+        ("no scheme", KrakenInvalidUrlError),
+        ("http://", KrakenInvalidUrlError),
+    ],
+)
+async def test_the_key_goes_only_over_https_or_to_this_machine(
+    session: aiohttp.ClientSession, url: str, expected: str | type[Exception]
+) -> None:
+    """The constructor refuses a base URL the key must not be sent to; nothing is sent."""
+    if isinstance(expected, str):
+        assert check_base_url(url) == expected
+        KrakenClient(session, SINGLE.api_key, base_url=url)
+        return
+    with pytest.raises(expected) as caught:
+        KrakenClient(session, SINGLE.api_key, base_url=url)
+    assert SINGLE.api_key not in str(caught.value)

@@ -267,3 +267,126 @@ async def test_reconfigure(hass: HomeAssistant, frozen_sim: Sim) -> None:
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     assert entry.data[CONF_API_URL] == url
+
+
+def shown_url(result: dict[str, Any]) -> str:
+    """The API URL the form shows: the suggested value if any, else the default."""
+    advanced = next(v for k, v in result["data_schema"].schema.items() if k == "advanced")
+    (key,) = advanced.schema.schema
+    suggested = (key.description or {}).get("suggested_value")
+    return str(suggested or key.default())
+
+
+@pytest.mark.parametrize(
+    ("bad_url", "error"),
+    [
+        ("http://api.octopus.energy", "insecure_url"),
+        ("http://192.168.1.10:8080", "insecure_url"),
+        ("http://127.0.0.1.example.com", "insecure_url"),
+        ("ftp://api.octopus.energy", "invalid_url"),
+        ("api.octopus.energy", "invalid_url"),
+        ("https://", "invalid_url"),
+    ],
+)
+async def test_api_url_must_be_safe(
+    hass: HomeAssistant, frozen_sim: Sim, bad_url: str, error: str
+) -> None:
+    """https anywhere, http only to this machine: otherwise a named error and no request."""
+    sim, url = frozen_sim
+    result = await start(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], form(SINGLE.api_key, SINGLE.account_number, bad_url)
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_API_URL: error}
+    assert shown_url(result) == bad_url  # nothing typed is lost
+    assert sim.requests == []
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], form(SINGLE.api_key, SINGLE.account_number, url)
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_reconfigure_refuses_insecure_url_and_keeps_the_custom_one(
+    hass: HomeAssistant, frozen_sim: Sim
+) -> None:
+    """Reconfigure: plain http elsewhere is refused; after any error the custom URL stays."""
+    sim, url = frozen_sim
+    entry = await setup_entry(hass, url)
+    result = await entry.start_reconfigure_flow(hass)
+    assert shown_url(result) == url
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], form(SINGLE.api_key, "nonsense", url)
+    )
+    assert result["errors"] == {CONF_ACCOUNT_NUMBER: "invalid_account_format"}
+    assert shown_url(result) == url  # not reset to the production URL
+    sent = len(sim.requests)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], form(SINGLE.api_key, SINGLE.account_number, "http://example.com")
+    )
+    assert result["errors"] == {CONF_API_URL: "insecure_url"}
+    assert len(sim.requests) == sent
+    assert entry.data[CONF_API_URL] == url
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], form(SINGLE.api_key, SINGLE.account_number, url)
+    )
+    assert result["reason"] == "reconfigure_successful"
+
+
+async def test_meter_answering_no_han_is_skipped(hass: HomeAssistant, frozen_sim: Sim) -> None:
+    """A meter whose telemetry says KT-GB-4056 has no Home Mini: the other meter is set up."""
+    sim, url = frozen_sim
+    sim.set_fault("no_han", count=1)  # the first meter's latest read
+    result = await start(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], form(TWOMETERS.api_key, TWOMETERS.account_number, url)
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].unique_id == TWOMETERS.device_ids[1]
+
+
+async def test_reauth_works_during_a_telemetry_outage(hass: HomeAssistant, frozen_sim: Sim) -> None:
+    """Reauth proves the key and the account only: KT-GB-4039 for hours must not block it."""
+    sim, url = frozen_sim
+    entry = await setup_entry(hass, url)
+    sim.set_fault("outage")
+    result = await entry.start_reauth_flow(hass)
+    sent = len(sim.requests)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_API_KEY: SINGLE.api_key}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    # No live Home Mini read (the reload afterwards polls as usual).
+    assert "LatestTelemetry" not in {r.operation_name for r in sim.requests[sent:]}
+
+
+async def test_reauth_after_a_meter_exchange_is_wrong_account(
+    hass: HomeAssistant, frozen_sim: Sim
+) -> None:
+    """The right key, but the entry's meter is no longer on the account: wrong_account."""
+    sim, url = frozen_sim
+    entry = await setup_entry(hass, url)
+    sim.swap_meter(SINGLE.device_ids[0], "00-0A-1B-FF-FE-2C-3D-99", "24E7654321")
+    result = await entry.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_API_KEY: SINGLE.api_key}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "wrong_account"
+
+
+async def test_reauth_with_a_stored_insecure_url(hass: HomeAssistant, frozen_sim: Sim) -> None:
+    """A hand-edited plain-http URL: reauth names the problem and sends nothing."""
+    sim, url = frozen_sim
+    entry = await setup_entry(hass, url)
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, CONF_API_URL: "http://example.com"}
+    )
+    sent = len(sim.requests)
+    result = await entry.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_API_KEY: SINGLE.api_key}
+    )
+    assert result["errors"] == {"base": "insecure_url"}
+    assert len(sim.requests) == sent

@@ -194,6 +194,25 @@ async def test_rate_limit_backs_off_and_recovers(
     )
 
 
+async def test_backend_too_many_requests_backs_off(
+    hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
+) -> None:
+    """OE-0002 (Kraken's backend, no errorType) is a rate limit: polls spread out, no reauth."""
+    sim, url = frozen_sim
+    entry = await setup_entry(hass, url)
+    coordinator = entry.runtime_data.coordinator
+    sim.set_fault("rate_limit_backend", until=dt_util.utcnow() + timedelta(minutes=10))
+    before = sim.request_count(root_field="smartMeterTelemetry")
+    for _ in range(20):
+        await advance(hass, freezer, 30)
+    assert sim.request_count(root_field="smartMeterTelemetry") - before < 15  # 20 at 30 s
+    assert hass.config_entries.flow.async_progress_by_handler("octopus_home_mini") == []
+    for _ in range(60):
+        await advance(hass, freezer, 30)
+    assert coordinator.update_interval == timedelta(seconds=30)
+    assert entry.state is ConfigEntryState.LOADED
+
+
 async def test_stale_mini_raises_and_clears_a_repair(
     hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
 ) -> None:

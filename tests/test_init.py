@@ -1,5 +1,6 @@
 """Set-up, unload, retry and re-authentication through the real Home Assistant harness."""
 
+from datetime import timedelta
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -10,8 +11,8 @@ from homeassistant.loader import async_get_integration
 import pytest
 
 from custom_components.octopus_home_mini.const import DOMAIN
-from tests.common import advance, entry_for, setup_entry
-from tests.simulator import SINGLE, KrakenSimulator
+from tests.common import advance, entry_for, max_requests_in_any_hour, setup_entry
+from tests.simulator import SINGLE, TWOMETERS, KrakenSimulator
 
 type Sim = tuple[KrakenSimulator, str]
 
@@ -118,3 +119,49 @@ async def test_restart_does_not_report_a_false_glitch(
     await advance(hass, freezer, 30)
     assert "Ignoring meter register readings" not in caplog.text
     assert entry.runtime_data.coordinator.data.consumption_wh is not None
+
+
+async def test_stored_insecure_url_is_refused(hass: HomeAssistant, frozen_sim: Sim) -> None:
+    """A hand-edited plain-http URL to another host: a setup error, nothing sent."""
+    sim, _ = frozen_sim
+    entry = await setup_entry(hass, "http://octopus.example.com")
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert entry.reason is not None
+    assert "Reconfigure" in entry.reason
+    assert sim.requests == []
+
+
+async def test_new_key_keeps_one_link_per_account(
+    hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
+) -> None:
+    """Reconfiguring one of two meters with a new key: still one link, one budget, ≤ 125/h."""
+    sim, url = frozen_sim
+    first = await setup_entry(hass, url, TWOMETERS, 0)
+    second = await setup_entry(hass, url, TWOMETERS, 1)
+    await advance(hass, freezer, 60)
+    new_key = sim.add_api_key(TWOMETERS.account_number)
+    result = await first.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            "api_key": new_key,
+            "account_number": TWOMETERS.account_number,
+            "advanced": {"api_url": url},
+        },
+    )
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert first.state is ConfigEntryState.LOADED
+    link = first.runtime_data.link
+    assert second.runtime_data.link is link
+    assert link.coordinators == [second.runtime_data.coordinator, first.runtime_data.coordinator]
+    for _ in range(2 * 120):
+        await advance(hass, freezer, 30)
+    for entry in (first, second):
+        assert entry.runtime_data.coordinator.update_interval == timedelta(seconds=60)
+    assert max_requests_in_any_hour(sim, TWOMETERS.account_number) <= 125
+    assert [r for r in sim.requests if r.error_code in ("KT-CT-1199", "KT-GB-4042")] == []
+    # Unloading both closes the account's link.
+    for entry in (first, second):
+        assert await hass.config_entries.async_unload(entry.entry_id)
+    assert hass.data[DOMAIN] == {}

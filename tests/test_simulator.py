@@ -621,9 +621,11 @@ async def test_rate_limit_after_the_ceiling(limited: Api) -> None:
     [
         ("outage", "KT-GB-4039", False),
         ("network", "KT-GB-4043", False),
+        ("no_han", "KT-GB-4056", False),
         ("rate_limit_telemetry", "KT-GB-4042", False),
         ("internal", "KT-CT-7899", True),
         ("rate_limit", "KT-CT-1199", True),
+        ("rate_limit_backend", "OE-0002", True),
     ],
 )
 async def test_field_faults(api: Api, kind: str, code: str, hits_account: bool) -> None:

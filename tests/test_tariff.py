@@ -28,13 +28,44 @@ def test_standard_and_prepay() -> None:
     assert unit_rate_pence(None, NOON) is None
 
 
-def test_day_night_uses_uk_clock() -> None:
-    """Night is 00:30-07:30 UK time: in summer that is 23:30-06:30 UTC."""
+def test_day_night_follows_the_meter_clock() -> None:
+    """Night is 00:30-07:30 UTC (a smart meter's clock): 01:30-08:30 in British summer time."""
     tariff = _tariff(TariffKind.DAY_NIGHT, day_rate_pence=Decimal(30), night_rate_pence=Decimal(12))
-    night_utc = datetime(2026, 6, 30, 23, 45, tzinfo=UTC)  # 00:45 BST
-    assert unit_rate_pence(tariff, night_utc) == Decimal(12)
-    assert unit_rate_pence(tariff, NOON) == Decimal(30)
-    assert unit_rate_pence(tariff, datetime(2026, 7, 1, 6, 30, tzinfo=UTC)) == Decimal(30)
+    for utc, rate in (
+        ((0, 29), 30),
+        ((0, 30), 12),
+        ((7, 29), 12),
+        ((7, 30), 30),
+        ((11, 0), 30),
+        ((23, 45), 30),  # 00:45 BST: still the day rate
+    ):
+        at = datetime(2026, 7, 1, *utc, tzinfo=UTC)
+        assert unit_rate_pence(tariff, at) == Decimal(rate), at
+    winter_night = datetime(2026, 1, 15, 3, 0, tzinfo=UTC)
+    assert unit_rate_pence(tariff, winter_night) == Decimal(12)
+
+
+def test_three_rate_uses_all_three_rates() -> None:
+    """Three-rate: the night window, the afternoon off-peak window, the day rate otherwise."""
+    tariff = _tariff(
+        TariffKind.THREE_RATE,
+        day_rate_pence=Decimal(32),
+        night_rate_pence=Decimal(11),
+        off_peak_rate_pence=Decimal(19),
+    )
+    for utc, rate in (
+        ((0, 30), 11),
+        ((7, 29), 11),
+        ((7, 30), 32),
+        ((12, 59), 32),
+        ((13, 0), 19),
+        ((15, 59), 19),
+        ((16, 0), 32),
+        ((23, 59), 32),
+    ):
+        at = datetime(2026, 1, 15, *utc, tzinfo=UTC)
+        assert unit_rate_pence(tariff, at) == Decimal(rate), at
+    assert rates_cover(tariff, NOON)
 
 
 def test_half_hourly_boundaries_and_running_out() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
@@ -39,7 +39,11 @@ class RequestBudget:
         return [sent.isoformat() for sent in self._sent]
 
     def restore(self, history: Iterable[str]) -> None:
-        """Merge request times saved by a previous run."""
-        merged = {*self._sent, *(datetime.fromisoformat(sent) for sent in history)}
-        self._sent = deque(sorted(merged))
+        """Merge request times saved by a previous run (or by this budget itself).
+
+        A multiset union: requests sent in the same instant all count, none twice.
+        """
+        saved = Counter(datetime.fromisoformat(sent) for sent in history)
+        merged = Counter(self._sent) | saved
+        self._sent = deque(sorted(merged.elements()))
         self.used()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 import re
 from typing import Any
 
@@ -20,15 +21,20 @@ from homeassistant.helpers.selector import (
 )
 import probatio as vol
 
+from . import account_budget
 from .api import (
+    Account,
     KrakenAccountNotFoundError,
     KrakenAuthenticationError,
     KrakenClient,
     KrakenError,
+    KrakenInsecureUrlError,
+    KrakenInvalidUrlError,
     KrakenNoHomeMiniError,
     KrakenRateLimitError,
     KrakenServiceUnavailableError,
     SmartMeter,
+    check_base_url,
 )
 from .const import (
     CONF_ACCOUNT_NUMBER,
@@ -54,6 +60,34 @@ class _FlowError(Exception):
         super().__init__(key)
         self.key = key
         self.field = field
+
+
+@contextmanager
+def _flow_errors() -> Iterator[None]:
+    """Turn the client's errors into form errors, on the field they concern."""
+    try:
+        yield
+    except KrakenAuthenticationError as err:
+        raise _FlowError("invalid_auth", CONF_API_KEY) from err
+    except KrakenAccountNotFoundError as err:
+        raise _FlowError("invalid_account", CONF_ACCOUNT_NUMBER) from err
+    except KrakenRateLimitError as err:
+        raise _FlowError("rate_limited") from err
+    except KrakenError as err:
+        raise _FlowError("cannot_connect") from err
+    except Exception as err:
+        LOGGER.exception("Unexpected error while validating the Octopus account")
+        raise _FlowError("unknown") from err
+
+
+def _checked_url(raw: str) -> str:
+    """The API URL, normalised, if the API key may be sent there."""
+    try:
+        return check_base_url(raw)
+    except KrakenInsecureUrlError as err:
+        raise _FlowError("insecure_url", CONF_API_URL) from err
+    except KrakenInvalidUrlError as err:
+        raise _FlowError("invalid_url", CONF_API_URL) from err
 
 
 def _user_schema(defaults: Mapping[str, Any]) -> vol.Schema:
@@ -93,13 +127,27 @@ class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
         self._credentials: dict[str, str] = {}
         self._meters: dict[str, SmartMeter] = {}
 
-    async def _validate(self, api_key: str, account_number: str, api_url: str) -> list[SmartMeter]:
-        """Make real calls: token, account, meters, and a latest read for each meter."""
-        client = KrakenClient(async_get_clientsession(self.hass), api_key, base_url=api_url)
-        try:
+    async def _account(self, credentials: Mapping[str, str]) -> tuple[KrakenClient, Account]:
+        """Real calls that prove the key and the account: a token, then the account."""
+        budget = account_budget(
+            self.hass, credentials[CONF_API_URL], credentials[CONF_ACCOUNT_NUMBER]
+        )
+        client = KrakenClient(
+            async_get_clientsession(self.hass),
+            credentials[CONF_API_KEY],
+            base_url=credentials[CONF_API_URL],
+            request_hook=budget.record if budget else None,
+        )
+        with _flow_errors():
             await client.authenticate()
-            account = await client.get_account(account_number)
-            reporting = []
+            account = await client.get_account(credentials[CONF_ACCOUNT_NUMBER])
+        return client, account
+
+    @staticmethod
+    async def _reporting(client: KrakenClient, account: Account) -> list[SmartMeter]:
+        """The account's meters whose Home Mini reports now (a latest read for each)."""
+        reporting = []
+        with _flow_errors():
             for meter in account.smart_meters:
                 try:
                     if await client.get_latest_telemetry(meter.device_id) is not None:
@@ -111,39 +159,26 @@ class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
                     # for a meter with no consumption device (no Home Mini) reporting.
                     if err.code != NO_TELEMETRY_CODE:
                         raise
-        except KrakenAuthenticationError as err:
-            raise _FlowError("invalid_auth", CONF_API_KEY) from err
-        except KrakenAccountNotFoundError as err:
-            raise _FlowError("invalid_account", CONF_ACCOUNT_NUMBER) from err
-        except KrakenRateLimitError as err:
-            raise _FlowError("rate_limited") from err
-        except KrakenError as err:
-            raise _FlowError("cannot_connect") from err
-        except Exception as err:
-            LOGGER.exception("Unexpected error while validating the Octopus account")
-            raise _FlowError("unknown") from err
         if not reporting:
             raise _FlowError("no_home_mini")
         return reporting
 
     async def _validate_input(
-        self, user_input: dict[str, Any]
+        self, user_input: Mapping[str, Any]
     ) -> tuple[dict[str, str], list[SmartMeter]]:
-        """Normalise the form and validate it; returns the credentials and reporting meters."""
+        """Normalise and check the form; returns the credentials and the reporting meters."""
         account_number = str(user_input[CONF_ACCOUNT_NUMBER]).strip().upper()
-        api_key = str(user_input[CONF_API_KEY]).strip()
-        api_url = str(
-            user_input.get(SECTION_ADVANCED, {}).get(CONF_API_URL) or DEFAULT_API_URL
-        ).strip()
         if not ACCOUNT_NUMBER.match(account_number):
             raise _FlowError("invalid_account_format", CONF_ACCOUNT_NUMBER)
-        meters = await self._validate(api_key, account_number, api_url.rstrip("/"))
         credentials = {
-            CONF_API_KEY: api_key,
+            CONF_API_KEY: str(user_input[CONF_API_KEY]).strip(),
             CONF_ACCOUNT_NUMBER: account_number,
-            CONF_API_URL: api_url.rstrip("/"),
+            CONF_API_URL: _checked_url(
+                str(user_input.get(SECTION_ADVANCED, {}).get(CONF_API_URL) or DEFAULT_API_URL)
+            ),
         }
-        return credentials, meters
+        client, account = await self._account(credentials)
+        return credentials, await self._reporting(client, account)
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask for the API key and account number."""
@@ -160,9 +195,7 @@ class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
                 return await self.async_step_meter()
         return self.async_show_form(
             step_id="user",
-            data_schema=self.add_suggested_values_to_schema(
-                _user_schema(user_input or {}), user_input
-            ),
+            data_schema=self.add_suggested_values_to_schema(_user_schema({}), user_input),
             errors=errors,
         )
 
@@ -204,27 +237,26 @@ class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reauth_confirm(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Validate a new API key against the same account and meter."""
+        """Prove the new key and the account, and that the meter is still on it; nothing more.
+
+        No live Home Mini read: a telemetry outage (KT-GB-4039) must not block a new key.
+        """
         entry = self._get_reauth_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
+            credentials = {**entry.data, CONF_API_KEY: str(user_input[CONF_API_KEY]).strip()}
             try:
-                _, meters = await self._validate_input(
-                    {
-                        **entry.data,
-                        CONF_API_KEY: user_input[CONF_API_KEY],
-                        SECTION_ADVANCED: {CONF_API_URL: entry.data[CONF_API_URL]},
-                    }
-                )
+                credentials[CONF_API_URL] = _checked_url(entry.data[CONF_API_URL])
+                _, account = await self._account(credentials)
             except _FlowError as err:
                 if err.key == "invalid_account":
                     return self.async_abort(reason="wrong_account")
-                errors[CONF_API_KEY if err.field != "base" else "base"] = err.key
+                errors[CONF_API_KEY if err.field == CONF_API_KEY else "base"] = err.key
             else:
-                if entry.unique_id not in {meter.device_id for meter in meters}:
+                if entry.unique_id not in {meter.device_id for meter in account.smart_meters}:
                     return self.async_abort(reason="wrong_account")
                 return self.async_update_reload_and_abort(
-                    entry, data_updates={CONF_API_KEY: user_input[CONF_API_KEY].strip()}
+                    entry, data_updates={CONF_API_KEY: credentials[CONF_API_KEY]}
                 )
         return self.async_show_form(
             step_id="reauth_confirm",
@@ -254,13 +286,9 @@ class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
                 if entry.unique_id not in {meter.device_id for meter in meters}:
                     return self.async_abort(reason="wrong_account")
                 return self.async_update_reload_and_abort(entry, data_updates=credentials)
-        defaults = user_input or {
-            CONF_ACCOUNT_NUMBER: entry.data[CONF_ACCOUNT_NUMBER],
-            CONF_API_URL: entry.data[CONF_API_URL],
-        }
-        return self.async_show_form(
-            step_id="reconfigure", data_schema=_user_schema(defaults), errors=errors
-        )
+        # Defaults from the entry; after an error, what was typed (the URL sits in its section).
+        schema = self.add_suggested_values_to_schema(_user_schema(entry.data), user_input)
+        return self.async_show_form(step_id="reconfigure", data_schema=schema, errors=errors)
 
 
 def _meter_data(meter: SmartMeter) -> dict[str, str]:

@@ -14,6 +14,8 @@ CONF_DEVICE_ID: Final = "device_id"
 CONF_MPAN: Final = "mpan"
 CONF_SERIAL_NUMBER: Final = "serial_number"
 CONF_EXPORT_DEVICE_ID: Final = "export_device_id"
+#: The serial the meter's statistic ids are named after (the first meter's, across exchanges).
+CONF_STATISTICS_SERIAL: Final = "statistics_serial"
 SECTION_ADVANCED: Final = "advanced"
 
 DEFAULT_API_URL: Final = "https://api.octopus.energy"

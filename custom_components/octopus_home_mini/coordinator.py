@@ -32,6 +32,7 @@ from .const import (
     CONF_DEVICE_ID,
     CONF_MPAN,
     CONF_SERIAL_NUMBER,
+    CONF_STATISTICS_SERIAL,
     DOMAIN,
     HISTORY_RETRY,
     HISTORY_RETRY_MAX,
@@ -45,6 +46,7 @@ from .const import (
 )
 from .ledger import bucket_start
 from .meter import HomeMiniData, MeterState, previous_month_start
+from .repairs import async_look_for_replacement
 from .statistics import StatisticsState
 from .tariff import rates_cover
 
@@ -158,6 +160,7 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             ) from err
         except KrakenNoHomeMiniError as err:
             self._set_issue(ISSUE_MISSING, active=True)
+            await async_look_for_replacement(self.hass, self.config_entry, self.link)
             raise UpdateFailed(translation_domain=DOMAIN, translation_key="no_home_mini") from err
         except KrakenError as err:
             raise UpdateFailed(
@@ -318,7 +321,8 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             self.hass,
             state,
             self.meter.ledger,
-            self.config_entry.data[CONF_SERIAL_NUMBER],
+            self.config_entry.data.get(CONF_STATISTICS_SERIAL)
+            or self.config_entry.data[CONF_SERIAL_NUMBER],
             self.config_entry.title,
             self.meter.rate_at,
             state.unwritten_from,

@@ -2,35 +2,47 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from .api import Tariff, TariffKind
 
-UK = ZoneInfo("Europe/London")
-# Kraken does not publish Economy 7 / three-rate switching times; most Octopus meters run their
-# cheap period 00:30-07:30 UK time, so that is the window assumed when costs must be estimated.
-NIGHT_START = time(0, 30)
-NIGHT_END = time(7, 30)
+# Kraken publishes no switching times for two- and three-rate tariffs, so these are assumed.
+#: Octopus: a smart meter's Economy 7 night is 00:30-07:30 UTC (01:30-08:30 in summer time).
+NIGHT = (time(0, 30), time(7, 30))
+#: Three-rate off-peak: the 13:00-16:00 afternoon boost common to Economy 10 and Octopus Cosy.
+THREE_RATE_OFF_PEAK = (time(13, 0), time(16, 0))
+
+
+def _within(window: tuple[time, time], at: datetime) -> bool:
+    start, end = window
+    return start <= at.astimezone(UTC).time() < end
+
+
+def _half_hourly_rate(tariff: Tariff, at: datetime) -> Decimal | None:
+    for rate in tariff.unit_rates:
+        if (rate.valid_from is None or rate.valid_from <= at) and (
+            rate.valid_to is None or at < rate.valid_to
+        ):
+            return rate.value_pence
+    return None
 
 
 def unit_rate_pence(tariff: Tariff | None, at: datetime) -> Decimal | None:
     """The unit rate (pence/kWh incl. VAT) in force at ``at``, if the tariff tells."""
     if tariff is None:
         return None
-    if tariff.kind is TariffKind.HALF_HOURLY:
-        for rate in tariff.unit_rates:
-            if (rate.valid_from is None or rate.valid_from <= at) and (
-                rate.valid_to is None or at < rate.valid_to
-            ):
-                return rate.value_pence
-        return None
-    if tariff.kind in (TariffKind.DAY_NIGHT, TariffKind.THREE_RATE):
-        local = at.astimezone(UK).time()
-        night = NIGHT_START <= local < NIGHT_END
-        return tariff.night_rate_pence if night else tariff.day_rate_pence
-    return tariff.unit_rate_pence
+    match tariff.kind:
+        case TariffKind.HALF_HOURLY:
+            return _half_hourly_rate(tariff, at)
+        case TariffKind.DAY_NIGHT | TariffKind.THREE_RATE if _within(NIGHT, at):
+            return tariff.night_rate_pence
+        case TariffKind.THREE_RATE if _within(THREE_RATE_OFF_PEAK, at):
+            return tariff.off_peak_rate_pence
+        case TariffKind.DAY_NIGHT | TariffKind.THREE_RATE:
+            return tariff.day_rate_pence
+        case _:
+            return tariff.unit_rate_pence
 
 
 def rates_cover(tariff: Tariff | None, at: datetime) -> bool:

@@ -31,14 +31,19 @@ sk_test_solar      A-3333CCCC    ``SOLAR``: IMPORT + EXPORT points sharing ESME
 =================  ============  ======================================================
 
 Faults (``set_fault(kind, *, count=None, until=None, operation=None, seconds=None)``):
-``outage`` KT-GB-4039, ``network`` KT-GB-4043 and ``rate_limit_telemetry`` KT-GB-4042 hit
-``smartMeterTelemetry`` only; ``internal`` KT-CT-7899 and ``rate_limit`` KT-CT-1199 hit every
-root field; ``http_502``, ``http_504``, ``http_403_html``, ``http_429`` (Retry-After =
-seconds or 60), ``malformed_json`` and ``timeout`` (sleeps ``seconds``, default 30, then
-answers normally) act on the whole GraphQL response (REST is never faulted); ``stale`` stops
-every Home Mini uploading from now until cleared or ``until`` (the gap stays in history,
-``count`` does not apply); ``expire_tokens`` and ``revoke_refresh_tokens`` act once, at once.
+``outage`` KT-GB-4039, ``network`` KT-GB-4043, ``no_han`` KT-GB-4056 and
+``rate_limit_telemetry`` KT-GB-4042 hit ``smartMeterTelemetry`` only; ``internal`` KT-CT-7899,
+``rate_limit`` KT-CT-1199 and ``rate_limit_backend`` OE-0002 (no errorType) hit every root
+field; ``http_502``, ``http_504``, ``http_403_html``, ``http_429`` (Retry-After = seconds or
+60), ``malformed_json`` and ``timeout`` (sleeps ``seconds``, default 30, then answers normally)
+act on the whole GraphQL response (REST is never faulted); ``stale`` stops every Home Mini
+uploading from now until cleared or ``until`` (the gap stays in history, ``count`` does not
+apply); ``expire_tokens`` and ``revoke_refresh_tokens`` act once, at once.
 ``count`` = next N matching requests; ``operation`` = operationName or a root field name.
+
+Account changes: ``add_api_key(account_number)`` issues a further key for an account;
+``swap_meter(device_id, new_device_id, new_serial)`` (or ``POST /_sim/meters/swap``) is a meter
+exchange on the same MPAN: the old device then answers KT-GB-4050.
 
 Rate limiting: every GraphQL request attributable to an account (its token, or the API key /
 refresh token of ``obtainKrakenToken``) counts in a sliding hour, rejected ones included;

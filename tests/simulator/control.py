@@ -86,6 +86,17 @@ def add_routes(app: web.Application, sim_key: web.AppKey[KrakenSimulator]) -> No
             [{**asdict(r), "at": r.at.isoformat(), "root_fields": list(r.root_fields)} for r in log]
         )
 
+    async def swap_meter(request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            request.app[sim_key].swap_meter(
+                body["device_id"], body["new_device_id"], body["serial_number"]
+            )
+        except (ValueError, KeyError, TypeError) as error:
+            return web.json_response({"error": str(error)}, status=400)
+        return web.json_response({"ok": True})
+
+    app.router.add_post("/_sim/meters/swap", swap_meter)
     app.router.add_post("/_sim/faults", set_fault)
     app.router.add_delete("/_sim/faults", clear_faults)
     app.router.add_post("/_sim/glitches", add_glitch)

@@ -18,14 +18,14 @@ class KrakenCode:
 
     code: str
     message: str
-    error_type: str
+    error_type: str | None  # None: the error carries no errorType (OE-0002)
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def error(self) -> GraphQLError:
         """A resolver error; graphql-core adds locations and path when it is raised."""
         extensions: dict[str, Any] = {
-            "errorType": self.error_type,
+            **({"errorType": self.error_type} if self.error_type else {}),
             "errorCode": self.code,
             "errorDescription": self.description,
             **self.extra,
@@ -114,4 +114,14 @@ METER_NOT_FOUND = KrakenCode(
 )
 RANGE_TOO_OLD = KrakenCode(  # inferred type
     "KT-GB-4051", "The start of the range is too far in the past.", "VALIDATION"
+)
+BACKEND_TOO_MANY_REQUESTS = KrakenCode(  # API.md §11: no errorType; description inferred
+    "OE-0002", "Too many requests.", None
+)
+NO_HAN_RECORD = KrakenCode(
+    "KT-GB-4056",
+    "No Device Network (HAN) record found for the device.",
+    "NOT_FOUND",
+    "This device isn\u2019t linked to a network, so required related devices (e.g. "
+    "Communications Hub or Gas Proxy Function) can\u2019t be found.",
 )

@@ -16,9 +16,11 @@ TRANSPORT_KINDS = frozenset(
 FIELD_KINDS: dict[str, str | None] = {
     "outage": TELEMETRY,
     "network": TELEMETRY,
+    "no_han": TELEMETRY,
     "rate_limit_telemetry": TELEMETRY,
     "internal": None,
     "rate_limit": None,
+    "rate_limit_backend": None,
 }
 # One-shot actions applied when set; "stale" opens a window in which the Mini uploads nothing.
 ACTION_KINDS = frozenset({"expire_tokens", "revoke_refresh_tokens"})

@@ -12,7 +12,7 @@ from graphql import GraphQLResolveInfo
 from . import errors
 from .errors import KrakenCode
 from .faults import FIELD_KINDS, TELEMETRY
-from .fixtures import API_KEYS, BY_NUMBER, Fixture
+from .fixtures import Fixture
 from .graph import account_node, viewer_node
 from .household import SLOT_SECONDS
 from .telemetry import GROUPING_SLOTS, TooManyRowsError, latest_row, range_rows
@@ -22,10 +22,12 @@ if TYPE_CHECKING:
 
 _FIELD_FAULT_ERRORS = {  # checked in this order
     "rate_limit": errors.TOO_MANY_REQUESTS,
+    "rate_limit_backend": errors.BACKEND_TOO_MANY_REQUESTS,
     "rate_limit_telemetry": errors.TELEMETRY_THROTTLED,
     "internal": errors.INTERNAL,
     "outage": errors.TELEMETRY_UNAVAILABLE,
     "network": errors.NETWORK_ERROR,
+    "no_han": errors.NO_HAN_RECORD,
 }
 
 
@@ -73,7 +75,7 @@ def _viewer(info: GraphQLResolveInfo, *, telemetry: bool = False) -> Fixture:
     fault = _fault(context, TELEMETRY if telemetry else info.field_name)
     if fault is not None:
         raise fault.error()
-    return BY_NUMBER[outcome]
+    return context.sim.accounts[outcome]
 
 
 def resolve_viewer(_root: object, info: GraphQLResolveInfo) -> dict[str, Any]:
@@ -99,10 +101,9 @@ def resolve_token(_root: object, info: GraphQLResolveInfo, **args: Any) -> dict[
     account: str | None
     match sorted(given):
         case ["APIKey"]:
-            fixture = API_KEYS.get(given["APIKey"])
-            if fixture is None:
+            account = sim.api_keys.get(given["APIKey"])
+            if account is None:
                 raise errors.BAD_API_KEY.error()
-            account = fixture.account_number
         case ["refreshToken"]:
             account = sim.tokens.refresh_owner(given["refreshToken"])  # None when unknown
         case ["email", "password"]:
@@ -115,7 +116,7 @@ def resolve_token(_root: object, info: GraphQLResolveInfo, **args: Any) -> dict[
     if fault is not None:
         raise fault.error()
     if "APIKey" in given:
-        result = sim.tokens.login(API_KEYS[given["APIKey"]], now)
+        result = sim.tokens.login(sim.accounts[sim.api_keys[given["APIKey"]]], now)
     else:
         outcome = sim.tokens.renew(given["refreshToken"], now)
         if isinstance(outcome, KrakenCode):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 import math
@@ -67,8 +67,12 @@ class KrakenSimulator:
         epoch_day = slot_of(epoch or self.clock()) // SLOTS_PER_DAY  # registers read base here
         self.devices: dict[str, Device] = {}
         self._meters: dict[str, MeterModel] = {}
+        self._epoch_day = epoch_day
         for fixture in ACCOUNTS:
             self._add_devices(fixture, epoch_day)
+        #: Each account as it is now (a meter exchange replaces its fixture), and every API key.
+        self.accounts: dict[str, Fixture] = dict(BY_NUMBER)
+        self.api_keys: dict[str, str] = {f.api_key: f.account_number for f in ACCOUNTS}
         self.app: web.Application = build_app(self)
 
     def _add_devices(self, fixture: Fixture, epoch_day: int) -> None:
@@ -91,6 +95,48 @@ class KrakenSimulator:
             self.devices[gas.device_id] = Device(
                 gas.device_id, fixture.account_number, "GSME", True
             )
+
+    # -- account changes -------------------------------------------------------------------
+
+    def add_api_key(self, account_number: str) -> str:
+        """Issue another API key for an account (the old ones keep working)."""
+        key = f"sk_test_extra_{len(self.api_keys)}_{account_number[-4:].lower()}"
+        self.api_keys[key] = account_number
+        return key
+
+    def swap_meter(
+        self, device_id: str, new_device_id: str, new_serial: str, *, home_mini: bool = True
+    ) -> None:
+        """A meter exchange: a new meter (device id, serial) on the same MPAN(s).
+
+        The old device is gone from Kraken (its telemetry answers KT-GB-4050); the new meter's
+        registers start from their own base; an export point on the same meter moves with it.
+        """
+        fixture = self.accounts[self.devices[device_id].account_number]
+        points = tuple(
+            replace(
+                point,
+                device_id=new_device_id,
+                serial=new_serial,
+                meter_id=point.meter_id + 100,
+                active_from=self.clock().date(),
+                home_mini=home_mini,
+            )
+            if point.device_id == device_id
+            else point
+            for point in fixture.electricity
+        )
+        imports = [p for p in points if p.direction == "IMPORT"]
+        swapped = replace(
+            fixture,
+            electricity=points,
+            device_ids=tuple(p.device_id for p in imports),
+            serials=tuple(p.serial for p in imports),
+            home_mini=all(p.home_mini for p in imports),
+        )
+        del self.devices[device_id]
+        self._add_devices(swapped, self._epoch_day)
+        self.accounts[fixture.account_number] = swapped
 
     # -- faults and glitches -------------------------------------------------------------
 
@@ -143,7 +189,7 @@ class KrakenSimulator:
 
     def issued_secrets(self) -> set[str]:
         """Every access and refresh token issued so far (for "no secrets in logs" checks)."""
-        return set(self.tokens.access) | set(self.tokens.refresh)
+        return set(self.tokens.access) | set(self.tokens.refresh) | set(self.api_keys)
 
     def charge(self, account_number: str, now: datetime) -> bool:
         """Count a request against the account's hourly window; True if over the ceiling.
@@ -231,7 +277,9 @@ class KrakenSimulator:
 
     def unit_rate_pence(self, account_number: str, at: datetime) -> Decimal:
         """The account's import unit rate (p/kWh inc VAT) at ``at``."""
-        point = next(p for p in BY_NUMBER[account_number].electricity if p.direction == "IMPORT")
+        point = next(
+            p for p in self.accounts[account_number].electricity if p.direction == "IMPORT"
+        )
         return point.tariff.unit_rate(at)[1]
 
 

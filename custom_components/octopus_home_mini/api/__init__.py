@@ -3,13 +3,15 @@
 It has no Home Assistant imports and could be published on its own.
 """
 
-from .client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, KrakenClient, RequestHook
+from .client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, KrakenClient, RequestHook, check_base_url
 from .errors import (
     KrakenAccountNotFoundError,
     KrakenAuthenticationError,
     KrakenConnectionError,
     KrakenError,
+    KrakenInsecureUrlError,
     KrakenInvalidResponseError,
+    KrakenInvalidUrlError,
     KrakenNoHomeMiniError,
     KrakenRateLimitError,
     KrakenRequestError,
@@ -44,7 +46,9 @@ __all__ = [
     "KrakenClient",
     "KrakenConnectionError",
     "KrakenError",
+    "KrakenInsecureUrlError",
     "KrakenInvalidResponseError",
+    "KrakenInvalidUrlError",
     "KrakenNoHomeMiniError",
     "KrakenRateLimitError",
     "KrakenRequestError",
@@ -58,4 +62,5 @@ __all__ = [
     "TelemetryReading",
     "Token",
     "UnitRate",
+    "check_base_url",
 ]

@@ -6,11 +6,13 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+import ipaddress
 import json
 import logging
 from typing import Any, Final
 
 import aiohttp
+from yarl import URL
 
 from . import parse, queries
 from .errors import (
@@ -18,7 +20,9 @@ from .errors import (
     KrakenAuthenticationError,
     KrakenConnectionError,
     KrakenError,
+    KrakenInsecureUrlError,
     KrakenInvalidResponseError,
+    KrakenInvalidUrlError,
     KrakenNoHomeMiniError,
     KrakenRateLimitError,
     KrakenRequestError,
@@ -52,7 +56,10 @@ _CODE_CLASSES: Final[dict[str, tuple[type[KrakenError], str]]] = {
         ("KT-GB-4050", "KT-GB-4056"),
         (KrakenNoHomeMiniError, "No Home Mini is reporting for this meter"),
     ),
-    **dict.fromkeys(("KT-CT-1199", "KT-GB-4042"), (KrakenRateLimitError, "Too many requests")),
+    # OE-0002 comes from Kraken's backend (seen 2026, no errorType): a rate limit too.
+    **dict.fromkeys(
+        ("KT-CT-1199", "KT-GB-4042", "OE-0002"), (KrakenRateLimitError, "Too many requests")
+    ),
     **dict.fromkeys(
         ("KT-GB-4039", "KT-GB-4043", "KT-CT-7899", "KT-CT-1113"),
         (KrakenServiceUnavailableError, "Kraken is temporarily unavailable"),
@@ -96,6 +103,31 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(base_url: str) -> str:
+    """The base URL without a trailing slash, if the API key may be sent there.
+
+    ``https://`` anywhere; ``http://`` only to this machine (a local test server).
+    """
+    try:
+        url = URL(base_url.strip())
+    except (TypeError, ValueError):
+        raise KrakenInvalidUrlError("The API URL is not a URL") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise KrakenInvalidUrlError("The API URL must be an http(s) URL with a host")
+    if url.scheme == "http" and not _is_loopback(url.host):
+        raise KrakenInsecureUrlError("Plain http is only allowed to this machine; use https")
+    return str(url).rstrip("/")
+
+
 def _iso(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("Telemetry range bounds must be timezone-aware")
@@ -123,17 +155,24 @@ class KrakenClient:
     ) -> None:
         """Use the caller's aiohttp session; nothing is sent until the first call.
 
-        ``token_renew_margin`` renews the access token that long before its expiry.
+        ``token_renew_margin`` renews the access token that long before its expiry. A base
+        URL the key must not be sent to raises ``KrakenInvalidUrlError`` here, before any call.
         """
         self._session = session
         self._api_key = api_key
-        self._graphql_url = f"{base_url.rstrip('/')}/v1/graphql/"
+        self._graphql_url = f"{check_base_url(base_url)}/v1/graphql/"
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._clock = clock
         self.request_hook = request_hook
         self._renew_margin = token_renew_margin
         self._token: Token | None = None
         self._token_lock = asyncio.Lock()
+
+    def use_api_key(self, api_key: str) -> None:
+        """Mint future tokens from this key; a different key drops the tokens of the old one."""
+        if api_key != self._api_key:
+            self._api_key = api_key
+            self._token = None
 
     async def authenticate(self) -> None:
         """Make sure a valid token is held (mints one if needed); proves the API key."""

@@ -51,5 +51,13 @@ class KrakenInvalidResponseError(KrakenError):
     """The API answered with something the client cannot use."""
 
 
+class KrakenInvalidUrlError(KrakenError):
+    """The API base URL is not an http(s) URL with a host."""
+
+
+class KrakenInsecureUrlError(KrakenInvalidUrlError):
+    """Plain http to a host other than this machine: the API key would travel unencrypted."""
+
+
 class KrakenRequestError(KrakenError):
     """The API rejected the request's arguments (a client bug or an unknown error code)."""

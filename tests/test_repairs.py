@@ -1,0 +1,201 @@
+"""Meter exchange: a fixable repair moves the entry to the new meter, entity ids unchanged."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.repairs import repairs_flow_manager
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.octopus_home_mini.const import (
+    CONF_DEVICE_ID,
+    CONF_EXPORT_DEVICE_ID,
+    CONF_MPAN,
+    CONF_SERIAL_NUMBER,
+    DOMAIN,
+)
+from tests.common import advance, entry_for, setup_entry
+from tests.simulator import SINGLE, SOLAR, KrakenSimulator
+
+type Sim = tuple[KrakenSimulator, str]
+OLD = SINGLE.device_ids[0]
+NEW = "00-0A-1B-FF-FE-2C-3D-99"
+NEW_SERIAL = "24E7654321"
+CONSUMPTION = "sensor.home_mini_21e1234567_consumption"
+
+
+def issue_for(hass: HomeAssistant, entry: MockConfigEntry) -> ir.IssueEntry | None:
+    """The entry's meter-exchange issue, if raised."""
+    return ir.async_get(hass).async_get_issue(DOMAIN, f"meter_replaced_{entry.entry_id}")
+
+
+def account_lookups(sim: KrakenSimulator) -> int:
+    """Account queries sent so far."""
+    return sum(1 for r in sim.requests if r.operation_name == "Account")
+
+
+async def test_meter_exchange_is_fixed_in_place(
+    hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
+) -> None:
+    """Old meter gone (KT-GB-4050), new one on the MPAN: repair, fix, same entity ids, live."""
+    sim, url = frozen_sim
+    assert await async_setup_component(hass, "repairs", {})
+    entry = await setup_entry(hass, url)
+    await advance(hass, freezer, 60)
+    entities = er.async_get(hass)
+    before = {
+        e.entity_id: e.unique_id
+        for e in er.async_entries_for_config_entry(entities, entry.entry_id)
+    }
+    assert CONSUMPTION in before
+    sim.swap_meter(OLD, NEW, NEW_SERIAL)
+    lookups = account_lookups(sim)
+    for _ in range(20):  # ten minutes of failing polls
+        await advance(hass, freezer, 30)
+    assert hass.states.get(CONSUMPTION).state == STATE_UNAVAILABLE
+    issue = issue_for(hass, entry)
+    assert issue is not None
+    assert issue.is_fixable
+    assert issue.translation_placeholders == {"meter": entry.title, "serial": NEW_SERIAL}
+    assert account_lookups(sim) - lookups == 1  # once per few hours, not per poll
+
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    result = await manager.async_init(DOMAIN, data={"issue_id": issue.issue_id})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "confirm"
+    result = await manager.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.unique_id == NEW
+    assert entry.title == f"Home Mini {NEW_SERIAL}"
+    assert entry.data[CONF_DEVICE_ID] == NEW
+    assert entry.data[CONF_SERIAL_NUMBER] == NEW_SERIAL
+    assert entry.data[CONF_MPAN] == SINGLE.mpans[0]
+    after = {
+        e.entity_id: e.unique_id
+        for e in er.async_entries_for_config_entry(entities, entry.entry_id)
+    }
+    assert after.keys() == before.keys()  # the Energy panel's statistics stay attached
+    assert all(unique_id.startswith(f"{NEW}_") for unique_id in after.values())
+    devices = dr.async_get(hass)
+    assert devices.async_get_device_by_identifier((DOMAIN, OLD), entry.entry_id) is None
+    device = devices.async_get_device_by_identifier((DOMAIN, NEW), entry.entry_id)
+    assert device is not None
+    assert device.serial_number == NEW_SERIAL
+    assert issue_for(hass, entry) is None
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"home_mini_missing_{entry.entry_id}") is None
+
+    await advance(hass, freezer, 30)
+    truth = sim.latest_readable(NEW)
+    assert truth is not None
+    # The new meter's register, not held back by the old meter's (higher) floor.
+    assert Decimal(hass.states.get(CONSUMPTION).state) == Decimal(truth.register_wh) / 1000
+
+
+async def test_exchange_found_at_setup(hass: HomeAssistant, frozen_sim: Sim) -> None:
+    """Exchanged while Home Assistant was down: setup retries and the repair is offered."""
+    sim, url = frozen_sim
+    sim.swap_meter(OLD, NEW, NEW_SERIAL)
+    entry = await setup_entry(hass, url)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert issue_for(hass, entry) is not None
+
+
+async def test_no_replacement_no_fixable_issue(hass: HomeAssistant, frozen_sim: Sim) -> None:
+    """No other meter on the entry's MPAN: only the plain 'missing' notice."""
+    _, url = frozen_sim
+    entry = entry_for(url)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, CONF_DEVICE_ID: "FF-FF-FF-FF-FF-FF-FF-FF", CONF_MPAN: "1"}
+    )
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert issue_for(hass, entry) is None
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"home_mini_missing_{entry.entry_id}")
+
+
+async def test_lookup_failure_is_quiet(
+    hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
+) -> None:
+    """The account lookup failing leaves only the 'missing' notice; it is tried again later."""
+    sim, url = frozen_sim
+    entry = await setup_entry(hass, url)
+    sim.swap_meter(OLD, NEW, NEW_SERIAL)
+    sim.set_fault("internal", operation="Account", count=1)
+    await advance(hass, freezer, 30)
+    assert issue_for(hass, entry) is None
+    await advance(hass, freezer, timedelta(hours=3).total_seconds())
+    await advance(hass, freezer, 30)
+    assert issue_for(hass, entry) is not None
+
+
+async def test_fix_for_a_removed_entry_aborts(hass: HomeAssistant, frozen_sim: Sim) -> None:
+    """The entry was deleted before the fix was confirmed: abort, nothing else happens."""
+    sim, url = frozen_sim
+    assert await async_setup_component(hass, "repairs", {})
+    sim.swap_meter(OLD, NEW, NEW_SERIAL)
+    entry = await setup_entry(hass, url)
+    issue = issue_for(hass, entry)
+    assert issue is not None
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    result = await manager.async_init(DOMAIN, data={"issue_id": issue.issue_id})
+    await hass.config_entries.async_remove(entry.entry_id)
+    result = await manager.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "entry_removed"
+
+
+async def fix(hass: HomeAssistant, issue: ir.IssueEntry) -> None:
+    """Run the repair's fix flow to the end."""
+    manager = repairs_flow_manager(hass)
+    assert manager is not None
+    result = await manager.async_init(DOMAIN, data={"issue_id": issue.issue_id})
+    result = await manager.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+
+
+async def test_exchange_moves_the_export_device_too(hass: HomeAssistant, frozen_sim: Sim) -> None:
+    """A solar meter exchanged: the entry's export device is the new meter's, not the old."""
+    sim, url = frozen_sim
+    assert await async_setup_component(hass, "repairs", {})
+    entry = entry_for(url, SOLAR)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, CONF_EXPORT_DEVICE_ID: SOLAR.device_ids[0]}
+    )
+    sim.swap_meter(SOLAR.device_ids[0], NEW, NEW_SERIAL)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    issue = issue_for(hass, entry)
+    assert issue is not None
+    await fix(hass, issue)
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.data[CONF_EXPORT_DEVICE_ID] == NEW
+
+
+async def test_new_meter_without_a_mini_is_not_offered(
+    hass: HomeAssistant, frozen_sim: Sim
+) -> None:
+    """The new meter's Home Mini is not paired yet: nothing to move to (the notice stays)."""
+    sim, url = frozen_sim
+    sim.swap_meter(OLD, NEW, NEW_SERIAL, home_mini=False)
+    entry = await setup_entry(hass, url)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert issue_for(hass, entry) is None
