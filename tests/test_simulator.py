@@ -843,6 +843,7 @@ async def test_control_endpoints(api: Api) -> None:
         "account_number": SINGLE.account_number,
         "status": 200,
         "error_code": "KT-GB-4039",
+        "grouping": None,  # no range: the latest reading
     }
     status, _ = await api.get("/_sim/truth?device_id=nope")
     assert status == 404

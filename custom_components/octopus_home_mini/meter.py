@@ -383,8 +383,9 @@ class MeterState:
             self._restore_v1(stored)
             return
         self.ledger = Ledger.from_store(stored["ledger"])
-        self.consumption.restore(stored["consumption"])
-        self.export.restore(stored["export"])
+        # An exchanged meter keeps the ledger but not the old meter's registers.
+        self.consumption.restore(stored.get("consumption", {}))
+        self.export.restore(stored.get("export", {}))
         session = stored["session"]
         self.session = Session(
             started=datetime.fromisoformat(session["started"]),
