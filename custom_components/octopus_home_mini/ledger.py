@@ -9,6 +9,7 @@ polling was held back) are *pending* until such a row fills them.
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -109,6 +110,8 @@ class Ledger:
     def __init__(self) -> None:
         """An empty ledger."""
         self.buckets: dict[datetime, Bucket] = {}
+        #: The buckets' starts in order, for range sums without sorting.
+        self._starts: list[datetime] = []
         self.pending: set[datetime] = set()
         #: Earliest bucket changed since the statistics last took the changes.
         self.changed_from: datetime | None = None
@@ -118,7 +121,24 @@ class Ledger:
     def _touch(self, start: datetime) -> Bucket:
         if self.changed_from is None or start < self.changed_from:
             self.changed_from = start
-        return self.buckets.setdefault(start, Bucket())
+        if (bucket := self.buckets.get(start)) is None:
+            bucket = self.buckets[start] = Bucket()
+            insort(self._starts, start)
+        return bucket
+
+    def _range(self, start: datetime, end: datetime) -> Iterator[tuple[datetime, Bucket]]:
+        """Buckets starting in [start, end), in order."""
+        starts = self._starts
+        for index in range(bisect_left(starts, start), bisect_left(starts, end)):
+            yield starts[index], self.buckets[starts[index]]
+
+    def _export_before(self, start: datetime) -> Decimal | None:
+        """The export register at the end of the newest bucket before ``start`` that has one."""
+        starts = self._starts
+        for index in range(bisect_left(starts, start) - 1, -1, -1):
+            if (value := self.buckets[starts[index]].export_end_wh) is not None:
+                return value
+        return None
 
     def add_reading(
         self, reading: TelemetryReading, cost: Decimal | None, since: datetime | None = None
@@ -168,12 +188,17 @@ class Ledger:
 
     def next_fill(self, now: datetime, max_buckets: int = 48) -> tuple[datetime, datetime] | None:
         """The newest run of complete pending half hours to ask for, at most a day of them."""
-        ready = [b for b in self.pending if b + BUCKET + FINAL_AFTER <= now]
-        if not ready:
+        if not self.pending:
             return None
-        end = max(ready) + BUCKET
-        start = max(min(ready), end - BUCKET * max_buckets)
-        return start, end
+        newest_ready = now - BUCKET - FINAL_AFTER
+        newest = max(self.pending)
+        if newest > newest_ready:
+            ready = [b for b in self.pending if b <= newest_ready]
+            if not ready:
+                return None
+            newest = max(ready)
+        end = newest + BUCKET
+        return max(min(self.pending), end - BUCKET * max_buckets), end
 
     def give_up(self, before: datetime) -> None:
         """Kraken no longer holds the half hours before ``before``: stop asking for them."""
@@ -241,16 +266,16 @@ class Ledger:
 
     def seal(self, now: datetime) -> None:
         """Forget the individual readings of half hours that ended a while ago."""
-        for start, bucket in self.buckets.items():
-            if bucket.portions is not None and start + BUCKET + SEAL_AFTER <= now:
-                bucket.portions = None
+        for _, bucket in self._range(datetime.min.replace(tzinfo=UTC), now - BUCKET - SEAL_AFTER):
+            bucket.portions = None
 
     def prune(self, keep_from: datetime) -> Totals:
         """Drop half hours before ``keep_from``; returns what they held (for running sums)."""
-        old = [start for start in self.buckets if start < keep_from]
         dropped = self.totals(datetime.min.replace(tzinfo=UTC), keep_from, lambda _: None)
-        for start in old:
+        cut = bisect_left(self._starts, keep_from)
+        for start in self._starts[:cut]:
             del self.buckets[start]
+        del self._starts[:cut]
         self.pending = {b for b in self.pending if b >= keep_from}
         return dropped
 
@@ -261,35 +286,12 @@ class Ledger:
 
     # Reading ------------------------------------------------------------------------------
 
-    def _sorted(self, start: datetime, end: datetime) -> list[tuple[datetime, Bucket]]:
-        return sorted((at, b) for at, b in self.buckets.items() if start <= at < end)
-
-    def export_wh(self, at: datetime) -> Decimal:
-        """Export in the half hour starting ``at``: its end register minus the previous one."""
-        bucket = self.buckets.get(at)
-        if bucket is None or bucket.export_end_wh is None:
-            return ZERO
-        earlier = [
-            (start, b.export_end_wh)
-            for start, b in self.buckets.items()
-            if start < at and b.export_end_wh is not None
-        ]
-        if not earlier:
-            return ZERO
-        return max(ZERO, bucket.export_end_wh - max(earlier)[1])
-
     def totals(self, start: datetime, end: datetime, rate: RateLookup) -> Totals:
         """Energy, cost and export of the half hours starting in [start, end)."""
         energy = cost = export = ZERO
         priced = True
-        previous_export: Decimal | None = None
-        for at, bucket in sorted(self.buckets.items()):
-            if at >= end:
-                break
-            if at < start:
-                if bucket.export_end_wh is not None:
-                    previous_export = bucket.export_end_wh
-                continue
+        previous_export = self._export_before(start)
+        for at, bucket in self._range(start, end):
             energy += bucket.import_wh
             bucket_cost = bucket.cost(rate(at) if bucket.unpriced_wh else None)
             if bucket_cost is None:
@@ -353,7 +355,7 @@ class Ledger:
 
     def unpriced(self, start: datetime, end: datetime) -> list[datetime]:
         """Half hours in [start, end) holding energy without a cost."""
-        return [at for at, b in self._sorted(start, end) if b.unpriced_wh]
+        return [at for at, bucket in self._range(start, end) if bucket.unpriced_wh]
 
     # Storage ------------------------------------------------------------------------------
 
@@ -376,7 +378,9 @@ class Ledger:
                         for t, (wh, c) in b.portions.items()
                     ],
                 ]
-                for at, b in sorted(self.buckets.items())
+                for at, b in self._range(
+                    datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+                )
             ],
             "pending": sorted(b.isoformat() for b in self.pending),
         }
@@ -401,5 +405,6 @@ class Ledger:
                     for t, w, c in portions
                 },
             )
+        ledger._starts = sorted(ledger.buckets)
         ledger.pending = {datetime.fromisoformat(b) for b in data.get("pending", [])}
         return ledger

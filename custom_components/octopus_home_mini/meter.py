@@ -5,7 +5,7 @@ from __future__ import annotations
 from bisect import insort
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 import logging
 from typing import Any
@@ -225,6 +225,7 @@ class MeterState:
         #: Newest reading time counted before a restart (the gap after it is filled).
         self.resume_after: datetime | None = None
         self.samples_received = 0
+        self._typical: tuple[tuple[Any, ...], Decimal | None] | None = None
 
     # Fetch window ------------------------------------------------------------------------
 
@@ -340,6 +341,10 @@ class MeterState:
 
     def _typical_day(self, midnight: datetime, tz: tzinfo) -> Decimal | None:
         """Average cost of the complete days of the last week the ledger fully holds."""
+        # Earlier days change only when history is filled: recompute only then.
+        key = (midnight, len(self.ledger.pending), len(self.ledger.buckets), self.tariff)
+        if self._typical is not None and self._typical[0] == key:
+            return self._typical[1]
         costs = []
         day = midnight
         for _ in range(DAYS_FOR_TYPICAL):
@@ -348,15 +353,19 @@ class MeterState:
                 break
             costs.append(self.ledger.totals(previous, day, self.rate_at).cost_pence)
             day = previous
-        return sum(costs, ZERO) / len(costs) if costs else None
+        typical = sum(costs, ZERO) / len(costs) if costs else None
+        self._typical = (key, typical)
+        return typical
 
     def _holds(self, start: datetime, end: datetime) -> bool:
         """Whether the ledger covers [start, end) without a pending or unknown half hour."""
-        at = bucket_start(start)
-        while at < end:
-            if at in self.ledger.pending or at not in self.ledger.buckets:
+        first = int(start.timestamp()) // 1800 * 1800
+        held = self.ledger.buckets
+        pending = self.ledger.pending
+        for epoch in range(first, int(end.timestamp()), 1800):
+            at = datetime.fromtimestamp(epoch, UTC)
+            if at in pending or at not in held:
                 return False
-            at += BUCKET
         return True
 
     def as_store(self) -> dict[str, Any]:

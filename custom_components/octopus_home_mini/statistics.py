@@ -110,10 +110,12 @@ def hourly_rows(
 ) -> dict[str, list[StatisticData]]:
     """Rows for each hour in [start, end), their sums continuing from the ledger's start."""
     first = min(ledger.buckets, default=start)
+    before = ledger.totals(first, start, rate)
     running = dict(base)
-    for hour in ledger.hours(hour_start(first), start, rate):
-        for kind, value in _values(hour).items():
-            running[kind] = running.get(kind, ZERO) + value
+    for kind, value in _values(
+        HourTotals(first, before.import_wh, before.cost_pence, before.export_wh)
+    ).items():
+        running[kind] = running.get(kind, ZERO) + value
     rows: dict[str, list[StatisticData]] = {kind: [] for kind in KINDS}
     for hour in ledger.hours(start, end, rate):
         for kind, value in _values(hour).items():
