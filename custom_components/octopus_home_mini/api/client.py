@@ -368,8 +368,9 @@ class KrakenClient:
         if self.request_hook is not None:
             self.request_hook(operation)
         try:
+            # Redirects are not followed: they could lead off the https:// API host.
             async with self._session.request(
-                method, url, timeout=self._timeout, **kwargs
+                method, url, timeout=self._timeout, allow_redirects=False, **kwargs
             ) as response:
                 return response.status, response.headers.get("Retry-After"), await response.text()
         except TimeoutError:
