@@ -530,7 +530,11 @@ async def test_rest_rate_errors(session, sim_url, clock) -> None:
         await client.get_standard_unit_rates(Fuel.GAS, "P", "T", clock.now, clock.now)
     with pytest.raises(ValueError, match="timezone"):
         await client.get_standard_unit_rates(
-            Fuel.GAS, "P", "T", datetime(2026, 1, 1), datetime(2026, 1, 2)
+            Fuel.GAS,
+            "P",
+            "T",
+            datetime(2026, 1, 1),
+            clock.now,  # one naive bound
         )
     assert counts["StandardUnitRates"] == 2
     closed, _ = make_client(session, "http://127.0.0.1:9", clock)

@@ -193,17 +193,17 @@ class KrakenClient:
         Product data is public, so no token is sent. Rows priced for the other payment method
         are dropped (rows without one apply to all). Every page is one request.
         """
+        params: dict[str, str] | None = {
+            "period_from": _rest_time(start),
+            "period_to": _rest_time(end),
+            "page_size": str(REST_PAGE_SIZE),
+        }
         if end <= start:
             raise ValueError("Rate period end must be later than its start")
         url: str | URL = (
             f"{self._base_url}/v1/products/{quote(product_code, safe='')}/{fuel}-tariffs/"
             f"{quote(tariff_code, safe='')}/standard-unit-rates/"
         )
-        params: dict[str, str] | None = {
-            "period_from": _rest_time(start),
-            "period_to": _rest_time(end),
-            "page_size": str(REST_PAGE_SIZE),
-        }
         skipped = "NON_DIRECT_DEBIT" if direct_debit else "DIRECT_DEBIT"
         rates: dict[datetime, UnitRate] = {}
         for _ in range(REST_MAX_PAGES):
