@@ -2,17 +2,22 @@
 
 import asyncio
 from collections import Counter
-from datetime import timedelta
+from collections.abc import AsyncIterator
+import contextlib
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
 import os
 from pathlib import Path
+from typing import Any
 
 import aiohttp
+from aiohttp import web
 from graphql import build_schema, parse as parse_document, validate
 import pytest
 
 from custom_components.octopus_home_mini.api import (
+    Fuel,
     KrakenAccountNotFoundError,
     KrakenAuthenticationError,
     KrakenClient,
@@ -23,7 +28,9 @@ from custom_components.octopus_home_mini.api import (
     KrakenInvalidUrlError,
     KrakenNoHomeMiniError,
     KrakenRateLimitError,
+    KrakenRequestError,
     KrakenServiceUnavailableError,
+    KrakenTariffNotFoundError,
     MeterDirection,
     TariffKind,
     TelemetryGrouping,
@@ -31,7 +38,17 @@ from custom_components.octopus_home_mini.api import (
 )
 from custom_components.octopus_home_mini.api.queries import ALL_DOCUMENTS
 from tests.conftest import FakeClock
-from tests.simulator import NOMINI, SINGLE, SOLAR, TWOMETERS, KrakenSimulator
+from tests.simulator import (
+    DUAL,
+    GASDUP,
+    GASONLY,
+    NOMINI,
+    SINGLE,
+    SOLAR,
+    TWOMETERS,
+    KrakenSimulator,
+    run_simulator,
+)
 
 PUBLIC_SCHEMA = Path(__file__).parents[2] / "shared" / "kraken" / "schema.graphql"
 OWN_SCHEMA = Path(__file__).parent / "simulator" / "schema.graphql"
@@ -269,8 +286,6 @@ async def test_document_errors_are_invalid_response(session, sim_url, clock) -> 
 async def test_rate_limit_by_ceiling(session, sim_url, clock) -> None:
     """Past the simulator's hourly ceiling the client raises a rate-limit error."""
     sim = KrakenSimulator(clock=clock, rate_limit_per_hour=5)
-    from tests.simulator import run_simulator  # noqa: PLC0415
-
     async with run_simulator(sim) as url:
         client, _ = make_client(session, url, clock)
         for _ in range(4):  # one token + four reads = five requests
@@ -405,3 +420,253 @@ async def test_the_key_goes_only_over_https_or_to_this_machine(
     with pytest.raises(expected) as caught:
         KrakenClient(session, SINGLE.api_key, base_url=url)
     assert SINGLE.api_key not in str(caught.value)
+
+
+# -- gas and REST rates -------------------------------------------------------------------------
+
+
+async def test_gas_discovery(session, sim_url, clock) -> None:
+    """Gas smart meters come beside electricity; a gas-only account has only gas."""
+    client, counts = make_client(session, sim_url, clock, api_key=DUAL.api_key)
+    dual = await client.get_account(DUAL.account_number)
+    (electricity,) = dual.smart_meters
+    assert (electricity.fuel, electricity.mpan) == (Fuel.ELECTRICITY, DUAL.mpans[0])
+    (gas,) = dual.gas_smart_meters
+    assert gas.fuel is Fuel.GAS
+    assert (gas.device_id, gas.meter_point) == (DUAL.gas_device_id, DUAL.gas_mprn)
+    assert gas.serial_number == DUAL.gas[0].serial
+    assert gas.export_device_id is None
+    (point,) = dual.gas_meter_points
+    assert point.meters[0].consumption_units == "m³"
+    assert point.tariff is not None
+    assert point.tariff.kind is TariffKind.GAS
+    assert point.tariff.unit_rate_pence == Decimal("6.237")
+    assert counts == Counter({"ObtainKrakenToken": 1, "Account": 1})
+
+    only, _ = make_client(session, sim_url, clock, api_key=GASONLY.api_key)
+    account = await only.get_account(GASONLY.account_number)
+    assert account.smart_meters == ()
+    assert [m.device_id for m in account.gas_smart_meters] == [GASONLY.gas_device_id]
+
+    # The electricity-only account lists its gas point but offers no gas meter: its Mini has
+    # no gas. (Gas telemetry is answered [] there, which the config flow reads as "no Mini".)
+    single, _ = make_client(session, sim_url, clock)
+    assert [
+        m.device_id for m in (await single.get_account(SINGLE.account_number)).gas_smart_meters
+    ] == [SINGLE.gas_device_id]
+    assert await single.get_latest_telemetry(SINGLE.gas_device_id or "") is None
+
+
+async def test_duplicate_gas_records_pick_the_one_with_a_device(session, sim_url, clock) -> None:
+    """Of several records on one gas meter point, the one with a device id is the meter."""
+    client, _ = make_client(session, sim_url, clock, api_key=GASDUP.api_key)
+    account = await client.get_account(GASDUP.account_number)
+    (point,) = account.gas_meter_points
+    assert [m.device_id for m in point.meters] == [None, GASDUP.gas_device_id]
+    (meter,) = account.gas_smart_meters
+    assert meter.device_id == GASDUP.gas_device_id
+    assert meter.serial_number == GASDUP.gas[0].serial
+    reading = await client.get_latest_telemetry(meter.device_id)
+    assert reading is not None
+
+
+async def test_gas_tariff_comes_in_the_same_single_request(session, sim_url, clock) -> None:
+    """One Tariff request returns electricity by MPAN and gas by MPRN."""
+    client, counts = make_client(session, sim_url, clock, api_key=DUAL.api_key)
+    tariffs = await client.get_tariffs(DUAL.account_number)
+    assert counts["Tariff"] == 1
+    assert set(tariffs) == {DUAL.mpans[0], DUAL.gas_mprn}
+    gas = tariffs[DUAL.gas_mprn or ""]
+    assert gas.kind is TariffKind.GAS
+    assert gas.kind.fuel is Fuel.GAS
+    assert (gas.product_code, gas.tariff_code) == ("VAR-22-11-01", "G-1R-VAR-22-11-01-H")
+    assert (gas.unit_rate_pence, gas.standing_charge_pence) == (Decimal("6.237"), Decimal("31.43"))
+    assert gas.valid_from == datetime(2024, 9, 30, 23, tzinfo=UTC)
+    assert gas.valid_to is None
+    assert tariffs[DUAL.mpans[0]].kind is TariffKind.HALF_HOURLY
+    assert tariffs[DUAL.mpans[0]].kind.fuel is Fuel.ELECTRICITY
+
+
+async def test_gas_telemetry_is_half_hourly(session, sim_url, clock, simulator) -> None:
+    """Gas readings: the newest published half hour, no demand, registers that add up."""
+    client, _ = make_client(session, sim_url, clock, api_key=GASONLY.api_key)
+    device = GASONLY.gas_device_id or ""
+    latest = await client.get_latest_telemetry(device)
+    truth = simulator.latest_gas_readable(device)
+    assert latest is not None
+    assert truth is not None
+    assert latest.read_at == truth.read_at == datetime(2026, 3, 14, 11, 0, tzinfo=UTC)
+    assert latest.consumption_wh == truth.register_wh
+    assert (latest.demand_w, latest.export_wh) == (None, None)
+    midnight = clock.now.replace(hour=0)
+    readings = await client.get_telemetry(
+        device, midnight, clock.now, TelemetryGrouping.TEN_SECONDS
+    )
+    assert len(readings) == 23  # 00:00 ... 11:00
+    assert sum(r.consumption_delta_wh or 0 for r in readings) == simulator.true_energy_wh(
+        device, midnight, clock.now
+    )
+    assert sum(r.cost_delta_with_tax_pence or 0 for r in readings) == simulator.true_cost_pence(
+        device, midnight, clock.now
+    )
+
+
+async def test_standard_unit_rates_over_rest(session, sim_url, clock, simulator) -> None:
+    """Agile's rates for 40 days in two pages (each counted), oldest first, priced as served."""
+    client, counts = make_client(session, sim_url, clock)
+    start = clock.now - timedelta(days=40)
+    rates = await client.get_standard_unit_rates(
+        Fuel.ELECTRICITY, "AGILE-24-10-01", "E-1R-AGILE-24-10-01-H", start, clock.now
+    )
+    assert counts == Counter({"StandardUnitRates": 2})  # 1,920 rows; no token needed
+    assert len(rates) == 40 * 48
+    assert rates[0].valid_from == start
+    assert rates[-1].valid_to == clock.now
+    assert all(a.valid_to == b.valid_from for a, b in pairwise(rates))
+    for rate in rates[::97]:
+        assert rate.valid_from is not None
+        assert rate.value_pence == simulator.unit_rate_pence(SINGLE.account_number, rate.valid_from)
+
+
+async def test_gas_rates_by_payment_method(session, sim_url, clock) -> None:
+    """A fixed gas tariff: open-ended current rate, older rate; DD unless asked otherwise."""
+    client, counts = make_client(session, sim_url, clock)
+    since = datetime(2024, 1, 1, tzinfo=UTC)
+    direct = await client.get_standard_unit_rates(
+        Fuel.GAS, "VAR-22-11-01", "G-1R-VAR-22-11-01-H", since, clock.now
+    )
+    assert [(r.value_pence, r.valid_to) for r in direct] == [
+        (Decimal("7.2345"), datetime(2024, 3, 31, 23, tzinfo=UTC)),
+        (Decimal("6.237"), None),
+    ]
+    other = await client.get_standard_unit_rates(
+        Fuel.GAS, "VAR-22-11-01", "G-1R-VAR-22-11-01-H", since, clock.now, direct_debit=False
+    )
+    assert [r.value_pence for r in other] == [Decimal("7.5495"), Decimal("6.552")]
+    assert counts["StandardUnitRates"] == 2
+
+
+async def test_rest_rate_errors(session, sim_url, clock) -> None:
+    """Unknown tariffs are a named error; bad periods never reach the wire."""
+    client, counts = make_client(session, sim_url, clock)
+    for fuel, product, code in (
+        (Fuel.GAS, "NOPE-1", "G-1R-NOPE-1-H"),
+        (Fuel.ELECTRICITY, "VAR-22-11-01", "G-1R-VAR-22-11-01-H"),  # a gas tariff, as electricity
+    ):
+        with pytest.raises(KrakenTariffNotFoundError) as caught:
+            await client.get_standard_unit_rates(
+                fuel, product, code, clock.now - timedelta(days=1), clock.now
+            )
+        assert caught.value.code == "HTTP 404"
+    assert counts["StandardUnitRates"] == 2
+    with pytest.raises(ValueError, match="later"):
+        await client.get_standard_unit_rates(Fuel.GAS, "P", "T", clock.now, clock.now)
+    with pytest.raises(ValueError, match="timezone"):
+        await client.get_standard_unit_rates(
+            Fuel.GAS,
+            "P",
+            "T",
+            datetime(2026, 1, 1),
+            clock.now,  # one naive bound
+        )
+    assert counts["StandardUnitRates"] == 2
+    closed, _ = make_client(session, "http://127.0.0.1:9", clock)
+    with pytest.raises(KrakenConnectionError):
+        await closed.get_standard_unit_rates(
+            Fuel.GAS, "P", "T", clock.now - timedelta(days=1), clock.now
+        )
+
+
+@contextlib.asynccontextmanager
+async def _broken_rest(handler: web.RouteDef) -> AsyncIterator[str]:
+    """A misbehaving REST server on loopback (the simulator's REST is never faulted)."""
+    app = web.Application()
+    app.router.add_routes([handler])
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        host, port = runner.addresses[0][:2]
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()
+
+
+RATES = "/v1/products/{product}/gas-tariffs/{tariff}/standard-unit-rates/"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "code"),
+    [
+        (200, "<html>", KrakenInvalidResponseError, "HTTP 200"),
+        (200, '{"results": [{"value_inc_vat": 5}]}', KrakenInvalidResponseError, None),
+        (400, '{"period_from": ["Enter a valid date/time."]}', KrakenRequestError, "HTTP 400"),
+        (302, "", KrakenInvalidResponseError, "HTTP 302"),
+        (503, "down", KrakenServiceUnavailableError, "HTTP 503"),
+        (429, "", KrakenRateLimitError, "HTTP 429"),
+    ],
+)
+async def test_rest_bad_answers(session, clock, socket_enabled, status, body, error, code) -> None:
+    """Every bad REST answer maps into the client's error hierarchy."""
+
+    async def answer(_request: web.Request) -> web.Response:
+        return web.Response(status=status, text=body, headers={"Location": "/"})
+
+    async with _broken_rest(web.get(RATES, answer)) as url:
+        client, _ = make_client(session, url, clock)
+        with pytest.raises(error) as caught:
+            await client.get_standard_unit_rates(
+                Fuel.GAS, "P", "T", clock.now - timedelta(days=1), clock.now
+            )
+        assert caught.value.code == code
+
+
+async def test_rest_pagination_is_bounded(session, clock, socket_enabled) -> None:
+    """Links to another host are refused; endless pages stop after REST_MAX_PAGES."""
+
+    async def endless(request: web.Request) -> web.Response:
+        page = int(request.query.get("page", "1"))
+        link = str(request.url.with_query({"page": str(page + 1)}))
+        match request.match_info["tariff"]:
+            case "AWAY":
+                link = "https://elsewhere.example/v1/products/P/gas-tariffs/T/standard-unit-rates/"
+            case "RELATIVE":
+                link = "/v1/products/P/gas-tariffs/T/standard-unit-rates/?page=2"
+        row = {"value_inc_vat": 6.0, "valid_from": f"2026-01-{page:02}T00:00:00Z", "valid_to": None}
+        return web.json_response({"count": 99, "next": link, "previous": None, "results": [row]})
+
+    async with _broken_rest(web.get(RATES, endless)) as url:
+        client, counts = make_client(session, url, clock)
+        period = (clock.now - timedelta(days=1), clock.now)
+        for tariff in ("AWAY", "RELATIVE"):
+            with pytest.raises(KrakenInvalidResponseError, match="another host"):
+                await client.get_standard_unit_rates(Fuel.GAS, "P", tariff, *period)
+        assert counts["StandardUnitRates"] == 2
+        with pytest.raises(KrakenInvalidResponseError, match="more pages"):
+            await client.get_standard_unit_rates(Fuel.GAS, "P", "T", *period)
+        assert counts["StandardUnitRates"] == 2 + 12
+
+
+async def test_rest_requests_carry_no_token(session, clock, socket_enabled) -> None:
+    """Product data is public: a client holding a token still sends none to REST."""
+    seen: dict[str, list[str | None]] = {"rest": [], "graphql": []}
+
+    @web.middleware
+    async def spy(request: web.Request, handler: Any) -> web.StreamResponse:
+        kind = "rest" if request.path.startswith("/v1/products/") else "graphql"
+        seen[kind].append(request.headers.get("Authorization"))
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    sim = KrakenSimulator(clock=clock, rate_limit_per_hour=None)
+    sim.app.middlewares.append(spy)
+    async with run_simulator(sim) as url:
+        client, _ = make_client(session, url, clock)
+        await client.get_tariffs(SINGLE.account_number)
+        await client.get_standard_unit_rates(
+            Fuel.GAS, "VAR-22-11-01", "G-1R-VAR-22-11-01-H", clock.now - timedelta(1), clock.now
+        )
+    assert seen["rest"] == [None]
+    assert seen["graphql"][0] is None  # the token request
+    assert seen["graphql"][1]  # the Tariff query carried the token

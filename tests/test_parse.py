@@ -1,7 +1,7 @@
 """Decoding the API's answers: encodings, nulls, and every malformed shape we refuse."""
 
 import base64
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 import json
 from typing import Any
@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from custom_components.octopus_home_mini.api import (
+    Fuel,
     KrakenAccountNotFoundError,
     KrakenAuthenticationError,
     KrakenInvalidResponseError,
@@ -168,6 +169,146 @@ def test_bad_gas_point() -> None:
     """A gas meter point without an MPRN is refused."""
     with pytest.raises(KrakenInvalidResponseError):
         parse.account({"account": {"gasAgreements": [{"meterPoint": {"mprn": None}}]}}, "A-1")
+
+
+def _gas_meter(serial: str, device: str | None, **extra: Any) -> dict[str, Any]:
+    smart = None if device is None else {"deviceId": device}
+    return {"serialNumber": serial, "smartGasMeter": smart, **extra}
+
+
+def test_gas_smart_meters_skip_records_without_a_device_and_inactive_ones() -> None:
+    """Only active records with a device id are gas smart meters, newest first, each once."""
+    account = parse.account(
+        {
+            "account": {
+                "gasAgreements": [
+                    _agreement(
+                        {
+                            "mprn": "111",
+                            "meters": [
+                                _gas_meter("NO-DEVICE", None, activeFrom="2024-01-01"),
+                                _gas_meter("OLD", "G-OLD", activeTo="2023-04-23"),
+                                _gas_meter("FIRST", "G-1", activeFrom="2022-01-01"),
+                                _gas_meter("SECOND", "G-2", activeFrom="2023-05-01"),
+                                _gas_meter("FIRST-AGAIN", "G-1", activeFrom="2021-01-01"),
+                            ],
+                        },
+                        {
+                            "__typename": "GasTariffType",
+                            "unitRate": 6.237,
+                            "standingCharge": "31.43",
+                            "tariffCode": "G-1R-VAR-22-11-01-H",
+                        },
+                    ),
+                    _agreement({"mprn": "222", "meters": [_gas_meter("X", None)]}),
+                ]
+            }
+        },
+        "A-1",
+    )
+    assert account.smart_meters == ()
+    meters = account.gas_smart_meters
+    assert [(m.device_id, m.serial_number) for m in meters] == [("G-2", "SECOND"), ("G-1", "FIRST")]
+    assert {(m.meter_point, m.fuel, m.export_device_id) for m in meters} == {
+        ("111", Fuel.GAS, None)
+    }
+    assert meters[0].mpan == "111"  # the electricity name still reads the meter point
+    first, second = account.gas_meter_points
+    assert first.meters[1].active_to == date(2023, 4, 23)
+    assert first.tariff is not None
+    assert first.tariff.kind is TariffKind.GAS
+    assert first.tariff.kind.fuel is Fuel.GAS
+    assert first.tariff.unit_rate_pence == Decimal("6.237")
+    assert first.tariff.standing_charge_pence == Decimal("31.43")
+    assert second.tariff is None
+
+
+@pytest.mark.parametrize(
+    "meter",
+    [
+        {"serialNumber": "G", "activeFrom": "soon"},
+        {"serialNumber": "G", "activeTo": 5},
+        {"serialNumber": "G", "consumptionUnits": 3},
+        {"serialNumber": "G", "mechanism": ["S2"]},
+        {"serialNumber": "G", "smartGasMeter": "G-1"},
+    ],
+)
+def test_bad_gas_meters(meter: dict[str, Any]) -> None:
+    """A gas meter record of the wrong shape is an invalid response."""
+    with pytest.raises(KrakenInvalidResponseError):
+        parse.account(
+            {"account": {"gasAgreements": [_agreement({"mprn": "1", "meters": [meter]})]}}, "A-1"
+        )
+
+
+def test_tariffs_by_meter_point_for_both_fuels() -> None:
+    """MPANs and MPRNs key one map; agreement validity comes along."""
+    result = parse.tariffs(
+        {
+            "account": {
+                "electricityAgreements": [
+                    {
+                        "meterPoint": {"mpan": "1900012345678"},
+                        "validFrom": "2024-10-01T00:00:00+01:00",
+                        "validTo": None,
+                        "tariff": {"__typename": "StandardTariff", "unitRate": 24.57},
+                    }
+                ],
+                "gasAgreements": [
+                    {
+                        "meterPoint": {"mprn": "1234567890"},
+                        "validFrom": "2024-10-01T00:00:00+01:00",
+                        "validTo": "2025-10-01T00:00:00+01:00",
+                        "tariff": {"__typename": "GasTariffType", "unitRate": 6.237},
+                    },
+                    {"meterPoint": {"mprn": "99"}, "tariff": None},
+                ],
+            }
+        }
+    )
+    assert list(result) == ["1900012345678", "1234567890"]
+    gas = result["1234567890"]
+    assert (gas.kind, gas.unit_rate_pence) == (TariffKind.GAS, Decimal("6.237"))
+    assert gas.valid_from == datetime(2024, 9, 30, 23, tzinfo=UTC)
+    assert gas.valid_to == datetime(2025, 9, 30, 23, tzinfo=UTC)
+    assert result["1900012345678"].kind.fuel is Fuel.ELECTRICITY
+
+
+def test_rest_rate_pages() -> None:
+    """REST rows become rates with their payment method; open-ended rows keep valid_to None."""
+    rows, following = parse.rest_unit_rates(
+        {
+            "next": "https://api.octopus.energy/v1/products/P/?page=2",
+            "results": [
+                {
+                    "value_inc_vat": 6.237,
+                    "valid_from": "2024-03-31T23:00:00Z",
+                    "valid_to": None,
+                    "payment_method": "DIRECT_DEBIT",
+                },
+                {"value_inc_vat": -2.8571, "valid_from": "2025-05-13T21:30:00Z"},
+            ],
+        }
+    )
+    assert following == "https://api.octopus.energy/v1/products/P/?page=2"
+    (current, method), (negative, none) = rows
+    assert (current.value_pence, current.valid_to, method) == (
+        Decimal("6.237"),
+        None,
+        "DIRECT_DEBIT",
+    )
+    assert (negative.value_pence, none) == (Decimal("-2.8571"), None)
+    assert parse.rest_unit_rates({"results": [], "next": None}) == ([], None)
+    for bad in (
+        [],
+        {"results": "x"},
+        {"results": [{"valid_from": "2024-01-01T00:00:00Z"}]},
+        {"results": [{"value_inc_vat": 1}]},
+        {"results": [{"value_inc_vat": "x", "valid_from": "2024-01-01T00:00:00Z"}]},
+        {"results": [], "next": 5},
+    ):
+        with pytest.raises(KrakenInvalidResponseError):
+            parse.rest_unit_rates(bad)
 
 
 def test_tariffs_by_mpan_skip_unknown() -> None:

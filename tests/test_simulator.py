@@ -20,6 +20,9 @@ import pytest
 
 from tests.simulator import (
     ACCOUNTS,
+    DUAL,
+    GASDUP,
+    GASONLY,
     NOMINI,
     SINGLE,
     SOLAR,
@@ -925,3 +928,265 @@ async def test_module_runs_as_a_server(socket_enabled: None) -> None:
     finally:
         process.terminate()
         assert await process.wait() == 0
+
+
+# -- gas --------------------------------------------------------------------------------------
+
+GAS = DUAL.gas[0].device_id
+GAS_ACCOUNT = """
+query Gas($number: String!, $inactive: Boolean) {
+  account(accountNumber: $number) {
+    electricityAgreements(active: true) { meterPoint { mpan } }
+    gasAgreements(active: true) {
+      validFrom validTo
+      tariff {
+        __typename productCode tariffCode displayName standingCharge preVatStandingCharge
+        unitRate preVatUnitRate
+      }
+      meterPoint {
+        mprn
+        meters(includeInactive: $inactive) {
+          serialNumber activeFrom activeTo consumptionUnits mechanism
+          smartGasMeter { deviceId }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+async def gas_account(api: Api, api_key: str, number: str, inactive: bool) -> dict[str, Any]:
+    token = await api.token(api_key)
+    status, body = await api.post(GAS_ACCOUNT, {"number": number, "inactive": inactive}, token)
+    assert status == 200, body
+    assert "errors" not in body, body
+    account: dict[str, Any] = body["data"]["account"]
+    return account
+
+
+async def test_gas_accounts_in_graphql(api: Api) -> None:
+    dual = await gas_account(api, DUAL.api_key, DUAL.account_number, False)
+    assert [a["meterPoint"]["mpan"] for a in dual["electricityAgreements"]] == list(DUAL.mpans)
+    (agreement,) = dual["gasAgreements"]
+    assert agreement["tariff"] == {
+        "__typename": "GasTariffType",
+        "productCode": "VAR-22-11-01",
+        "tariffCode": "G-1R-VAR-22-11-01-H",
+        "displayName": "Flexible Octopus",
+        "standingCharge": 31.43,
+        "preVatStandingCharge": 29.9333,
+        "unitRate": 6.237,
+        "preVatUnitRate": 5.94,
+    }
+    assert (agreement["validFrom"], agreement["validTo"]) == ("2024-09-30T23:00:00+00:00", None)
+    (meter,) = agreement["meterPoint"]["meters"]
+    assert meter["smartGasMeter"] == {"deviceId": GAS}
+    assert (meter["consumptionUnits"], meter["mechanism"]) == ("m³", "S2")
+
+    only = await gas_account(api, GASONLY.api_key, GASONLY.account_number, False)
+    assert only["electricityAgreements"] == []
+    assert only["gasAgreements"][0]["meterPoint"]["mprn"] == GASONLY.gas_mprn
+
+    # BottlecapDave #1672: the record without a smart device comes first on the meter point.
+    dup = await gas_account(api, GASDUP.api_key, GASDUP.account_number, False)
+    meters = dup["gasAgreements"][0]["meterPoint"]["meters"]
+    assert [m["smartGasMeter"] for m in meters] == [None, {"deviceId": GASDUP.gas_device_id}]
+    assert all(m["activeTo"] is None for m in meters)
+    everything = await gas_account(api, GASDUP.api_key, GASDUP.account_number, True)
+    meters = everything["gasAgreements"][0]["meterPoint"]["meters"]
+    assert [m["activeTo"] for m in meters] == [None, "2023-04-23", None]
+    retired = meters[1]["smartGasMeter"]["deviceId"]
+    token = await api.token(GASDUP.api_key)
+    status, body = await api.telemetry(token, retired)
+    assert (status, error_code(body)) == (200, "KT-GB-4050")  # the old device serves nothing
+
+
+@pytest.mark.parametrize("grouping", ["TEN_SECONDS", "ONE_MINUTE", "FIVE_MINUTES", "HALF_HOURLY"])
+async def test_gas_is_one_row_per_half_hour_at_any_grouping(api: Api, grouping: str) -> None:
+    token = await api.token(DUAL.api_key)
+    day = START.replace(hour=0, minute=0, second=0)
+    rows = await api.rows(token, GAS, start=iso(day), end=iso(START), grouping=grouping)
+    truth = api.sim.half_hours(GAS, day, START)
+    # 16:29:32 with the default 5-minute lag: 15:30-16:00 is the newest published half hour.
+    assert [datetime.fromisoformat(r["readAt"]) for r in rows] == [h.read_at for h in truth[:32]]
+    for row, half_hour in zip(rows, truth, strict=False):
+        assert Decimal(row["consumption"]) == half_hour.register_wh
+        assert Decimal(row["consumptionDelta"]) == half_hour.energy_wh
+        assert Decimal(row["costDeltaWithTax"]) == half_hour.cost_with_tax_pence
+        assert Decimal(row["costDelta"]) == half_hour.energy_wh * Decimal("5.94") / 1000
+        assert (row["demand"], row["export"]) == (None, None)
+    assert any(r["consumptionDelta"] == "0E+1" for r in rows)  # no gas burnt at night
+    before = api.sim.register_wh(GAS, day)
+    assert Decimal(rows[0]["consumption"]) - before == Decimal(rows[0]["consumptionDelta"])
+    (latest,) = await api.rows(token, GAS)
+    assert latest == rows[-1]
+
+
+async def test_gas_hourly_merges_two_half_hours(api: Api) -> None:
+    token = await api.token(DUAL.api_key)
+    day = START.replace(hour=0, minute=0, second=0)
+    halves = await api.rows(token, GAS, start=iso(day), end=iso(START), grouping="HALF_HOURLY")
+    hours = await api.rows(token, GAS, start=iso(day), end=iso(START), grouping="HOURLY")
+    assert [r["readAt"][11:16] for r in hours] == [f"{h:02}:00" for h in range(16)]
+    for hour, pair in zip(hours, itertools.batched(halves, 2, strict=False), strict=True):
+        assert hour["consumption"] == pair[-1]["consumption"]
+        assert Decimal(hour["consumptionDelta"]) == sum(
+            Decimal(r["consumptionDelta"]) for r in pair
+        )
+        assert Decimal(hour["costDeltaWithTax"]) == sum(
+            Decimal(r["costDeltaWithTax"]) for r in pair
+        )
+    assert hours[-1]["readAt"][11:16] == "15:00"  # partial: only 15:30 of 15:xx is out
+    assert hours[-1]["consumptionDelta"] == halves[-1]["consumptionDelta"]
+
+
+async def test_gas_lag_decides_what_is_readable(socket_enabled: None) -> None:
+    clock = Clock(START)
+    async for api in _serve(KrakenSimulator(clock=clock, gas_lag_seconds=600), clock):
+        token = await api.token(GASONLY.api_key)
+        device = GASONLY.gas_device_id or ""
+        (latest,) = await api.rows(token, device)
+        assert latest["readAt"] == "2025-03-14T15:30:00+00:00"  # ended 16:00, out at 16:10
+        clock.now = START.replace(minute=39, second=59)
+        (latest,) = await api.rows(token, device)
+        assert latest["readAt"] == "2025-03-14T15:30:00+00:00"
+        clock.now = START.replace(minute=40, second=0)  # 16:00-16:30 ended + 10 minutes
+        (latest,) = await api.rows(token, device)
+        assert latest["readAt"] == "2025-03-14T16:00:00+00:00"
+        truth = api.sim.latest_gas_readable(device)
+        assert truth is not None
+        assert truth.read_at.isoformat() == latest["readAt"]
+        assert Decimal(latest["consumption"]) == truth.register_wh
+        assert Decimal(latest["consumption"]) == api.sim.register_wh(device, clock.now)
+        ahead = {"start": iso(clock.now), "end": iso(clock.now + timedelta(hours=2))}
+        assert await api.rows(token, device, grouping="TEN_SECONDS", **ahead) == []
+
+
+async def test_gas_household_is_deterministic_and_plausible() -> None:
+    clock = Clock(START)
+    one, two = KrakenSimulator(clock=clock), KrakenSimulator(clock=clock)
+    day = START.replace(hour=0, minute=0, second=0)
+    week = one.half_hours(GAS, day - timedelta(days=7), day)
+    assert week == two.half_hours(GAS, day - timedelta(days=7), day)
+    registers = [h.register_wh for h in week]
+    assert all(
+        b - a == h.energy_wh for a, b, h in zip(registers, registers[1:], week[1:], strict=False)
+    )
+    for first in range(0, len(week), 48):
+        today = week[first : first + 48]
+        total = sum(h.energy_wh for h in today)
+        assert 15_000 < total < 45_000  # a winter day's gas
+        heating = sum(
+            h.energy_wh for h in today if 6 <= h.read_at.hour < 9 or 17 <= h.read_at.hour < 22
+        )
+        assert heating > 0.75 * total  # morning and evening heating dominate
+        assert all(h.energy_wh == 0 for h in today if 0 <= h.read_at.hour < 5)
+    assert len({h.energy_wh for h in week}) > 100
+    assert one.true_energy_wh(GAS, day - timedelta(days=7), day) == registers[-1] - (
+        registers[0] - week[0].energy_wh
+    )
+    assert one.true_cost_pence(GAS, day, day) == 0
+    later = one.register_wh(GAS, day + timedelta(days=20))
+    assert one.register_wh(GAS, day - timedelta(days=20)) < registers[0] < later
+
+
+async def test_gas_glitches_and_stale_gaps(api: Api) -> None:
+    token = await api.token(DUAL.api_key)
+    morning = START.replace(hour=6, minute=0, second=0)
+    api.sim.add_glitch(GAS, morning, "null_cost")
+    api.sim.add_glitch(GAS, morning + timedelta(minutes=30), "zero")
+    rows = await api.rows(
+        token, GAS, start=iso(morning), end=iso(morning + timedelta(hours=1)), grouping="HOURLY"
+    )
+    # The hour's last half hour reports a zero register; the first one's cost is null alone.
+    assert rows[0]["consumption"] == "0.0"
+    halves = await api.rows(
+        token,
+        GAS,
+        start=iso(morning),
+        end=iso(morning + timedelta(hours=1)),
+        grouping="HALF_HOURLY",
+    )
+    assert (halves[0]["costDelta"], halves[0]["costDeltaWithTax"]) == (None, None)
+    assert halves[0]["consumption"] is not None
+    assert halves[1]["costDeltaWithTax"] is not None
+
+    api.sim.set_fault("stale")  # 16:29:32: the Mini stops; 16:30 and 17:00 are never uploaded
+    api.clock.advance(hours=1)
+    api.sim.clear_faults()  # 17:29:32: back in time for 17:30
+    api.clock.advance(hours=1)  # 18:29:32: 17:30-18:00 is the newest published half hour
+    token = await api.token(DUAL.api_key)
+    day = START.replace(hour=15, minute=0, second=0)
+    rows = await api.rows(
+        token, GAS, start=iso(day), end=iso(api.clock.now), grouping="HALF_HOURLY"
+    )
+    assert [r["readAt"][11:16] for r in rows] == ["15:00", "15:30", "16:00", "17:30"]
+    truth = api.sim.half_hours(GAS, START.replace(minute=0, second=0), api.clock.now)
+    assert Decimal(rows[-1]["consumptionDelta"]) == sum(h.energy_wh for h in truth[1:4])
+    assert Decimal(rows[-1]["costDeltaWithTax"]) == sum(h.cost_with_tax_pence for h in truth[1:4])
+
+
+async def test_electricity_null_cost_glitch(api: Api) -> None:
+    token = await api.token()
+    at = START.replace(minute=20, second=0)
+    api.sim.add_glitch(DEVICE, at, "null_cost")
+    rows = await api.rows(
+        token, start=iso(at), end=iso(at + timedelta(seconds=20)), grouping="TEN_SECONDS"
+    )
+    assert [r["costDeltaWithTax"] is None for r in rows] == [True, False]
+    assert rows[0]["consumption"] is not None
+
+
+async def test_gas_rest_tariffs(api: Api) -> None:
+    base = "/v1/products/VAR-22-11-01/gas-tariffs/G-1R-VAR-22-11-01-H"
+    status, body = await api.get(f"{base}/standard-unit-rates/?period_from=2024-01-01T00:00Z")
+    assert status == 200
+    assert [
+        (r["value_inc_vat"], r["payment_method"], r["valid_from"], r["valid_to"])
+        for r in body["results"]
+    ] == [
+        (6.237, "DIRECT_DEBIT", "2024-03-31T23:00:00Z", None),
+        (6.552, "NON_DIRECT_DEBIT", "2024-03-31T23:00:00Z", None),
+        (7.2345, "DIRECT_DEBIT", "2024-01-01T00:00:00Z", "2024-03-31T23:00:00Z"),
+        (7.5495, "NON_DIRECT_DEBIT", "2024-01-01T00:00:00Z", "2024-03-31T23:00:00Z"),
+    ]
+    status, body = await api.get(f"{base}/standing-charges/")
+    assert (status, body["results"][0]["value_inc_vat"]) == (200, 31.43)
+    status, body = await api.get(f"{base.replace('gas-', 'electricity-')}/standard-unit-rates/")
+    assert (status, body) == (404, {"detail": "No ElectricityTariff matches the given query."})
+    assert api.sim.unit_rate_pence(DUAL.account_number, START, "gas") == Decimal("6.237")
+
+
+async def test_truth_endpoints_for_both_fuels(api: Api) -> None:
+    status, truth = await api.get(f"/_sim/truth?device_id={GAS}")
+    assert status == 200
+    assert (truth["fuel"], truth["export_wh"]) == ("gas", None)
+    assert truth["register_wh"] == api.sim.register_wh(GAS, START)
+    assert truth["latest_readable"]["read_at"] == "2025-03-14T15:30:00+00:00"
+    assert truth["latest_readable"]["register_wh"] == truth["register_wh"]  # as of 16:00
+    status, truth = await api.get(f"/_sim/truth?device_id={SINGLE.gas_device_id}")
+    assert (status, truth["latest_readable"]) == (200, None)  # its Mini serves no gas
+
+    day = START.replace(hour=0, minute=0, second=0)
+    span = f"start={iso(day)}&end={iso(START.replace(minute=0, second=0))}".replace("+", "%2B")
+    token = await api.token(DUAL.api_key)
+    for device in (GAS, DUAL.device_ids[0]):
+        status, halves = await api.get(f"/_sim/truth/half_hours?device_id={device}&{span}")
+        assert status == 200
+        assert len(halves) == 32
+        assert sum(h["energy_wh"] for h in halves) == api.sim.true_energy_wh(
+            device, day, START.replace(minute=0, second=0)
+        )
+        rows = await api.rows(
+            token,
+            device,
+            start=iso(day),
+            end=iso(day + timedelta(hours=16)),
+            grouping="HALF_HOURLY",
+        )
+        assert [(Decimal(r["consumptionDelta"]), Decimal(r["costDeltaWithTax"])) for r in rows] == [
+            (h["energy_wh"], Decimal(h["cost_with_tax_pence"])) for h in halves
+        ]
+    status, _ = await api.get(f"/_sim/truth/half_hours?device_id=nope&{span}")
+    assert status == 404

@@ -17,6 +17,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--lag-seconds", type=float, default=30)
+    parser.add_argument(
+        "--gas-lag-seconds", type=float, default=300, help="after the end of each gas half hour"
+    )
     parser.add_argument("--rate-limit", type=int, default=125, help="per account per hour; 0 = off")
     parser.add_argument("--retention-days", type=float, default=14)
     return parser.parse_args(argv)
@@ -27,6 +30,7 @@ async def _serve(options: argparse.Namespace) -> None:
         lag_seconds=options.lag_seconds,
         rate_limit_per_hour=options.rate_limit or None,
         retention_days=options.retention_days,
+        gas_lag_seconds=options.gas_lag_seconds,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -37,7 +41,7 @@ async def _serve(options: argparse.Namespace) -> None:
         # The first line is machine-readable so a parent process can learn a picked port.
         print(f"Kraken simulator listening on {base_url}", flush=True)
         for fixture in ACCOUNTS:
-            devices = ", ".join(fixture.device_ids)
+            devices = ", ".join((*fixture.device_ids, *(g.device_id for g in fixture.gas)))
             print(f"  {fixture.api_key}: {fixture.account_number} ({devices})", flush=True)
         await stop.wait()
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from .gas import HalfHour
 from .household import Sample
 from .schema import parse_datetime
 
 if TYPE_CHECKING:
     from .simulator import KrakenSimulator
+
+MAX_SPAN = timedelta(days=62)  # of half-hour truth per request
 
 
 def sample_json(sample: Sample | None) -> dict[str, Any] | None:
@@ -27,6 +30,19 @@ def sample_json(sample: Sample | None) -> dict[str, Any] | None:
         "cost_pence": str(sample.cost_pence),
         "cost_with_tax_pence": str(sample.cost_with_tax_pence),
         "export_wh": sample.export_wh,
+    }
+
+
+def half_hour_json(half_hour: HalfHour | None) -> dict[str, Any] | None:
+    """A half hour's truth as JSON (Decimals as strings)."""
+    if half_hour is None:
+        return None
+    return {
+        "read_at": half_hour.read_at.isoformat(),
+        "register_wh": half_hour.register_wh,
+        "energy_wh": half_hour.energy_wh,
+        "cost_pence": str(half_hour.cost_pence),
+        "cost_with_tax_pence": str(half_hour.cost_with_tax_pence),
     }
 
 
@@ -69,16 +85,30 @@ def add_routes(app: web.Application, sim_key: web.AppKey[KrakenSimulator]) -> No
         device_id = request.query.get("device_id", "")
         try:
             at = _optional_time(request.query.get("at")) or sim.clock()
+            gas = sim.devices[device_id].kind == "GSME"
             body = {
                 "device_id": device_id,
+                "fuel": "gas" if gas else "electricity",
                 "at": at.isoformat(),
                 "register_wh": sim.register_wh(device_id, at),
-                "export_wh": sim.export_wh(device_id, at),
-                "latest_readable": sample_json(sim.latest_readable(device_id, at)),
+                "export_wh": None if gas else sim.export_wh(device_id, at),
+                "latest_readable": half_hour_json(sim.latest_gas_readable(device_id, at))
+                if gas
+                else sample_json(sim.latest_readable(device_id, at)),
             }
         except (KeyError, ValueError) as error:
             return web.json_response({"error": str(error)}, status=404)
         return web.json_response(body)
+
+    async def half_hours(request: web.Request) -> web.Response:
+        sim = request.app[sim_key]
+        try:
+            start = parse_datetime(request.query["start"])
+            end = parse_datetime(request.query["end"])
+            found = sim.half_hours(request.query["device_id"], start, min(end, start + MAX_SPAN))
+        except (KeyError, ValueError) as error:
+            return web.json_response({"error": str(error)}, status=404)
+        return web.json_response([half_hour_json(h) for h in found])
 
     async def requests(request: web.Request) -> web.Response:
         log = request.app[sim_key].requests
@@ -101,4 +131,5 @@ def add_routes(app: web.Application, sim_key: web.AppKey[KrakenSimulator]) -> No
     app.router.add_delete("/_sim/faults", clear_faults)
     app.router.add_post("/_sim/glitches", add_glitch)
     app.router.add_get("/_sim/truth", truth)
+    app.router.add_get("/_sim/truth/half_hours", half_hours)
     app.router.add_get("/_sim/requests", requests)

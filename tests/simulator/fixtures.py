@@ -35,8 +35,20 @@ class ElectricityPoint:
 
 
 @dataclass(frozen=True, slots=True)
+class GasMeterRecord:
+    """A further meter record on a gas meter point, listed before its smart meter (#1672)."""
+
+    serial: str
+    meter_id: int
+    device_id: str | None  # None: ``smartGasMeter`` is null
+    active_from: date
+    active_to: date | None  # set: an inactive (removed) meter
+    mechanism: str  # GasMeterMechanism, e.g. S1 / S2
+
+
+@dataclass(frozen=True, slots=True)
 class GasPoint:
-    """A gas meter point with a SMETS2 meter (telemetry for gas is always empty)."""
+    """A gas meter point with a SMETS2 meter whose Home Mini reports half-hourly gas."""
 
     mprn: str
     serial: str
@@ -45,6 +57,8 @@ class GasPoint:
     meter_id: int = 0
     agreed_from: datetime = AGREEMENT_START
     previous_tariff: Tariff | None = None
+    home_mini: bool = True  # False: the Mini serves no gas (telemetry [], as for a new Mini)
+    other_meters: tuple[GasMeterRecord, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +86,11 @@ class Fixture:
     def gas_device_id(self) -> str | None:
         """The GSME id of the first gas meter, if any."""
         return self.gas[0].device_id if self.gas else None
+
+    @property
+    def gas_mprn(self) -> str | None:
+        """The MPRN of the first gas meter point, if any."""
+        return self.gas[0].mprn if self.gas else None
 
 
 def _fixture(
@@ -119,6 +138,7 @@ SINGLE = _fixture(
             device_id="00-0A-1B-FF-FE-2C-3D-5F",
             tariff=GAS_VAR_H,
             meter_id=5001,
+            home_mini=False,
         ),
     ),
 )
@@ -184,6 +204,74 @@ SOLAR = _fixture(
     ),
 )
 
-ACCOUNTS: tuple[Fixture, ...] = (SINGLE, NOMINI, TWOMETERS, SOLAR)
+DUAL = _fixture(
+    "sk_test_dual",
+    "A-4444DDDD",
+    4444444,
+    (
+        ElectricityPoint(
+            mpan="1900044444447",
+            direction="IMPORT",
+            serial="24H4444444",
+            device_id="00-0A-1B-FF-FE-44-44-01",
+            tariff=AGILE_H,
+            meter_id=4007,
+        ),
+    ),
+    (
+        GasPoint(
+            mprn="4444444410",
+            serial="E6S14444444424",
+            device_id="00-0A-1B-FF-FE-44-44-02",
+            tariff=GAS_VAR_H,
+            meter_id=5002,
+        ),
+    ),
+)
+GASONLY = _fixture(
+    "sk_test_gasonly",
+    "A-5555EEEE",
+    5555555,
+    (),
+    (
+        GasPoint(
+            mprn="5555555510",
+            serial="E6S15555555525",
+            device_id="00-0A-1B-FF-FE-55-55-02",
+            tariff=GAS_VAR_H,
+            meter_id=5003,
+        ),
+    ),
+)
+GASDUP = _fixture(
+    "sk_test_gasdup",
+    "A-6666FFFF",
+    6666666,
+    (),
+    (
+        GasPoint(
+            mprn="6666666610",
+            serial="E6S16666666626",
+            device_id="00-0A-1B-FF-FE-66-66-02",
+            tariff=GAS_VAR_H,
+            meter_id=5004,
+            other_meters=(
+                # The record BottlecapDave #1672 saw: active, same meter point, no smart device.
+                GasMeterRecord("E6S16666666600", 5005, None, date(2023, 4, 24), None, "S2"),
+                # The SMETS1 meter the SMETS2 one replaced: inactive, its device id serves nothing.
+                GasMeterRecord(
+                    "G4A0666666",
+                    5006,
+                    "00-0A-1B-FF-FE-66-66-99",
+                    date(2019, 6, 1),
+                    date(2023, 4, 23),
+                    "S1",
+                ),
+            ),
+        ),
+    ),
+)
+
+ACCOUNTS: tuple[Fixture, ...] = (SINGLE, NOMINI, TWOMETERS, SOLAR, DUAL, GASONLY, GASDUP)
 BY_NUMBER: dict[str, Fixture] = {f.account_number: f for f in ACCOUNTS}
 API_KEYS: dict[str, Fixture] = {f.api_key: f for f in ACCOUNTS}

@@ -109,12 +109,21 @@ def _device(device_id: str, serial: str, kind: str, node_id: int) -> Node:
     }
 
 
-def _meters(meter: Node, meter_id: int) -> Callable[..., list[Node]]:
-    """MeterPoint.meters(id, includeInactive): our points have one active meter each."""
+def _meters(records: list[tuple[Node, int]], now: datetime) -> Callable[..., list[Node]]:
+    """MeterPoint.meters(id, includeInactive): (meter node, meter id) records, inactive hidden."""
 
     def resolve(_info: object, **args: Any) -> list[Node]:
         wanted = args.get("id")
-        return [meter] if wanted is None or wanted == meter_id else []
+        return [
+            meter
+            for meter, meter_id in records
+            if (wanted is None or wanted == meter_id)
+            and (
+                args.get("includeInactive")
+                or meter["activeTo"] is None
+                or meter["activeTo"] > now.date()
+            )
+        ]
 
     return resolve
 
@@ -161,29 +170,46 @@ def _electricity_point(point: ElectricityPoint, now: datetime) -> Node:
         "mpan": point.mpan,
         "direction": point.direction,
         "gspGroupId": f"_{point.tariff.tariff_code[-1]}",
-        "meters": _meters(meter, point.meter_id),
+        "meters": _meters([(meter, point.meter_id)], now),
     }
     node["agreements"] = _agreements(point, node, now)
     return node
 
 
-def _gas_point(point: GasPoint, now: datetime) -> Node:
-    device = _device(point.device_id, point.serial, "GSME", 10_000 + point.meter_id)
+def _gas_meter(
+    serial: str,
+    meter_id: int,
+    device_id: str | None,
+    active: tuple[date, date | None],
+    mechanism: str,
+) -> tuple[Node, int]:
+    device = None if device_id is None else _device(device_id, serial, "GSME", 10_000 + meter_id)
     meter = {
-        "id": str(point.meter_id),
-        "serialNumber": point.serial,
-        "activeFrom": date(2023, 4, 24),
-        "activeTo": None,
-        "modelName": "E6S",
-        "mechanism": "S2",
+        "id": str(meter_id),
+        "serialNumber": serial,
+        "activeFrom": active[0],
+        "activeTo": active[1],
+        "modelName": "E6S" if mechanism == "S2" else "G4SZV-1",
+        "mechanism": mechanism,
         "smartGasMeter": device,
-        "consumptionUnits": "m³",
-        "smartDevices": [device],
+        "consumptionUnits": "m³",  # the meter's own unit; telemetry is in kWh (API.md §3.3)
+        "smartDevices": [] if device is None else [device],
     }
+    return meter, meter_id
+
+
+def _gas_point(point: GasPoint, now: datetime) -> Node:
+    records = [
+        _gas_meter(r.serial, r.meter_id, r.device_id, (r.active_from, r.active_to), r.mechanism)
+        for r in point.other_meters
+    ]
+    records.append(
+        _gas_meter(point.serial, point.meter_id, point.device_id, (date(2023, 4, 24), None), "S2")
+    )
     node: Node = {
         "id": str(20_000 + point.meter_id),
         "mprn": point.mprn,
-        "meters": _meters(meter, point.meter_id),
+        "meters": _meters(records, now),
     }
     node["agreements"] = _agreements(point, node, now)
     return node

@@ -13,11 +13,14 @@ from . import errors
 from .errors import KrakenCode
 from .faults import FIELD_KINDS, TELEMETRY
 from .fixtures import Fixture
+from .gas import gas_latest_row, gas_range_rows
 from .graph import account_node, viewer_node
 from .household import SLOT_SECONDS
+from .tariffs import HALF_HOUR
 from .telemetry import GROUPING_SLOTS, TooManyRowsError, latest_row, range_rows
 
 if TYPE_CHECKING:
+    from .gas import GasMeterModel
     from .simulator import KrakenSimulator
 
 _FIELD_FAULT_ERRORS = {  # checked in this order
@@ -145,8 +148,11 @@ def resolve_telemetry(_root: object, info: GraphQLResolveInfo, **args: Any) -> l
             raise errors.RANGE_INVERTED.error()
         if start < now - sim.retention:
             raise errors.RANGE_TOO_OLD.error()
+    gas = sim.gas_telemetry_meter(device.device_id)
+    if gas is not None:
+        return _gas_rows(sim, gas, now, start, end, grouping, sim.glitches(device.device_id))
     meter = sim.telemetry_meter(device.device_id)
-    if meter is None:  # no Home Mini on this meter (or a gas meter): nothing is collected
+    if meter is None:  # no Home Mini on this meter: nothing is collected
         return []
     gaps, glitches, readable_end = sim.gaps(), sim.glitches(device.device_id), sim.readable_end(now)
     if start is None or end is None or grouping is None:
@@ -156,6 +162,27 @@ def resolve_telemetry(_root: object, info: GraphQLResolveInfo, **args: Any) -> l
     try:
         return range_rows(meter, gaps, glitches, first, stop, GROUPING_SLOTS[grouping])
     except TooManyRowsError:
+        raise errors.TOO_MANY_NODES.error() from None
+
+
+def _gas_rows(
+    sim: KrakenSimulator,
+    gas: GasMeterModel,
+    now: datetime,
+    start: datetime | None,
+    end: datetime | None,
+    grouping: str | None,
+    glitches: dict[int, str],
+) -> list[dict[str, Any]]:
+    """A gas meter's half-hourly rows: one per half hour at any grouping finer than HOURLY."""
+    gaps, readable_end = sim.gaps(), sim.gas_readable_end(now)
+    if start is None or end is None or grouping is None:
+        return [gas_latest_row(gas, gaps, glitches, readable_end)]
+    first = math.ceil(start.timestamp() / HALF_HOUR)
+    stop = min(math.ceil(end.timestamp() / HALF_HOUR), readable_end)
+    try:
+        return gas_range_rows(gas, gaps, glitches, first, stop, 2 if grouping == "HOURLY" else 1)
+    except TooManyRowsError:  # only with a retention of over 200 days
         raise errors.TOO_MANY_NODES.error() from None
 
 

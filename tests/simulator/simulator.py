@@ -16,8 +16,9 @@ from .app import RecordedRequest, build_app
 from .auth import TokenBook
 from .faults import FAULT_KINDS, Fault, FaultBook
 from .fixtures import ACCOUNTS, BY_NUMBER, Fixture
-from .household import SLOT_SECONDS, SLOTS_PER_DAY, MeterModel, Sample, slot_of
-from .tariffs import hash_int
+from .gas import GasMeterModel, HalfHour, gas_reported_before, half_hour_time
+from .household import SLOT_SECONDS, SLOTS_PER_DAY, SLOTS_PER_HALF_HOUR, MeterModel, Sample, slot_of
+from .tariffs import HALF_HOUR, hash_int
 from .telemetry import FOREVER, GLITCH_KINDS, Gaps
 
 Clock = Callable[[], datetime]
@@ -52,9 +53,11 @@ class KrakenSimulator:
         retention_days: float = 14,
         *,
         epoch: datetime | None = None,
+        gas_lag_seconds: float = 300,
     ) -> None:
         self.clock: Clock = clock or _utc_now  # looks datetime up per call: freezegun works
         self.lag_seconds = lag_seconds
+        self.gas_lag_seconds = gas_lag_seconds  # after the end of the half hour [INF]
         self.rate_limit_per_hour = rate_limit_per_hour
         self.retention = timedelta(days=retention_days)
         self.requests: list[RecordedRequest] = []
@@ -68,6 +71,7 @@ class KrakenSimulator:
         self.devices: dict[str, Device] = {}
         self._meters: dict[str, MeterModel] = {}
         self._epoch_day = epoch_day
+        self._gas_meters: dict[str, GasMeterModel] = {}
         for fixture in ACCOUNTS:
             self._add_devices(fixture, epoch_day)
         #: Each account as it is now (a meter exchange replaces its fixture), and every API key.
@@ -92,8 +96,12 @@ class KrakenSimulator:
                 _EXPORT_BASE_WH if fixture.solar else None,
             )
         for gas in fixture.gas:
-            self.devices[gas.device_id] = Device(
-                gas.device_id, fixture.account_number, "GSME", True
+            device_id = gas.device_id
+            account = fixture.account_number
+            self.devices[device_id] = Device(device_id, account, "GSME", gas.home_mini)
+            seed = hash_int(device_id)
+            self._gas_meters[device_id] = GasMeterModel(
+                seed, 5_000_000 + seed % 20_000_000, gas.tariff, epoch_day
             )
 
     # -- account changes -------------------------------------------------------------------
@@ -164,10 +172,14 @@ class KrakenSimulator:
         self.faults.clear(self.clock())
 
     def add_glitch(self, device_id: str, read_at: datetime, kind: str) -> None:
-        """Make the sample at ``read_at`` report consumption 0, register-500 or null."""
+        """Make the sample at ``read_at`` report consumption 0, register-500 or null, or no cost.
+
+        For a gas meter ``read_at`` is the start of the half hour.
+        """
         if kind not in GLITCH_KINDS:
             raise ValueError(f"unknown glitch kind {kind!r}; expected one of {GLITCH_KINDS}")
-        self._meter(device_id)
+        if device_id not in self._gas_meters:
+            self._meter(device_id)
         self._glitches.setdefault(device_id, {})[slot_of(read_at)] = kind
 
     def glitches(self, device_id: str) -> dict[int, str]:
@@ -232,17 +244,35 @@ class KrakenSimulator:
         except KeyError:
             raise KeyError(f"no electricity meter with device id {device_id!r}") from None
 
+    def _gas_meter(self, device_id: str) -> GasMeterModel | None:
+        return self._gas_meters.get(device_id)
+
     def telemetry_meter(self, device_id: str) -> MeterModel | None:
-        """The meter whose Home Mini reports telemetry, or None (no Mini, gas)."""
+        """The electricity meter whose Home Mini reports telemetry, or None (no Mini, gas)."""
         device = self.devices[device_id]
         return self._meters[device_id] if device.kind == "ESME" and device.home_mini else None
+
+    def gas_telemetry_meter(self, device_id: str) -> GasMeterModel | None:
+        """The gas meter whose Home Mini reports its half hours, or None."""
+        device = self.devices[device_id]
+        return self._gas_meters[device_id] if device.kind == "GSME" and device.home_mini else None
 
     def readable_end(self, now: datetime) -> int:
         """First slot not yet readable at ``now`` (read_at + lag > now)."""
         return math.floor((now.timestamp() - self.lag_seconds) / SLOT_SECONDS) + 1
 
+    def gas_readable_end(self, now: datetime) -> int:
+        """First half hour not yet readable at ``now`` (its end + gas lag > now)."""
+        return math.floor((now.timestamp() - self.gas_lag_seconds) / HALF_HOUR)
+
     def register_wh(self, device_id: str, at: datetime) -> int:
-        """True import register at ``at`` (the last slot starting at or before it)."""
+        """True import register at ``at``: after the last slot starting at or before it.
+
+        For gas: after the last half hour that ended at or before ``at``.
+        """
+        gas = self._gas_meter(device_id)
+        if gas is not None:
+            return gas.register(math.floor(at.timestamp() / HALF_HOUR) - 1)
         return self._meter(device_id).register(slot_of(at))
 
     def export_wh(self, device_id: str, at: datetime) -> int | None:
@@ -257,17 +287,60 @@ class KrakenSimulator:
         return [meter.sample(slot) for slot in range(first, stop)]
 
     def latest_readable(self, device_id: str, now: datetime | None = None) -> Sample | None:
-        """The sample a latest-only query would return at ``now`` (true values), if any."""
+        """The sample a latest-only query would return at ``now`` (true values), if any.
+
+        None without a Home Mini and for gas (see ``latest_gas_readable``).
+        """
         if device_id not in self.devices:
             raise KeyError(f"unknown device id {device_id!r}")
         meter = self.telemetry_meter(device_id)
-        if meter is None:  # no Home Mini, or a gas meter
+        if meter is None:
             return None
         slot = self.gaps().reported_before(self.readable_end(now or self.clock()))
         return meter.sample(slot)
 
+    def latest_gas_readable(self, device_id: str, now: datetime | None = None) -> HalfHour | None:
+        """The gas half hour a latest-only query would return at ``now``, if the Mini has gas."""
+        if device_id not in self.devices:
+            raise KeyError(f"unknown device id {device_id!r}")
+        gas = self.gas_telemetry_meter(device_id)
+        if gas is None:
+            return None
+        readable_end = self.gas_readable_end(now or self.clock())
+        return gas.half_hour(gas_reported_before(self.gaps(), readable_end))
+
+    def half_hours(self, device_id: str, start: datetime, end: datetime) -> list[HalfHour]:
+        """The truth of every half hour starting in [start, end), uploaded or not (both fuels)."""
+        first = math.ceil(start.timestamp() / HALF_HOUR)
+        stop = math.ceil(end.timestamp() / HALF_HOUR)
+        gas = self._gas_meter(device_id)
+        if gas is not None:
+            return [gas.half_hour(h) for h in range(first, stop)]
+        meter = self._meter(device_id)
+        found = []
+        for half_hour in range(first, stop):
+            last = (half_hour + 1) * SLOTS_PER_HALF_HOUR - 1
+            before = half_hour * SLOTS_PER_HALF_HOUR - 1
+            cost = Decimal(meter.cost(last) - meter.cost(before)).scaleb(-5)
+            register = meter.register(last)
+            found.append(
+                HalfHour(
+                    read_at=half_hour_time(half_hour),
+                    register_wh=register,
+                    energy_wh=register - meter.register(before),
+                    cost_pence=cost,
+                    cost_with_tax_pence=cost * meter.tariff.vat,
+                )
+            )
+        return found
+
     def true_cost_pence(self, device_id: str, start: datetime, end: datetime) -> Decimal:
-        """Sum of costDeltaWithTax over the true samples with read_at in [start, end)."""
+        """Sum of costDeltaWithTax over the true samples (gas: half hours) in [start, end)."""
+        gas = self._gas_meter(device_id)
+        if gas is not None:
+            return sum(
+                (h.cost_with_tax_pence for h in self.half_hours(device_id, start, end)), Decimal(0)
+            )
         meter = self._meter(device_id)
         first = math.ceil(start.timestamp() / SLOT_SECONDS)
         stop = math.ceil(end.timestamp() / SLOT_SECONDS)
@@ -275,11 +348,24 @@ class KrakenSimulator:
             return Decimal(0)
         return Decimal(meter.cost(stop - 1) - meter.cost(first - 1)).scaleb(-5) * meter.tariff.vat
 
-    def unit_rate_pence(self, account_number: str, at: datetime) -> Decimal:
-        """The account's import unit rate (p/kWh inc VAT) at ``at``."""
-        point = next(
-            p for p in self.accounts[account_number].electricity if p.direction == "IMPORT"
-        )
+    def true_energy_wh(self, device_id: str, start: datetime, end: datetime) -> int:
+        """Wh used by the true samples (gas: half hours) with read_at in [start, end)."""
+        gas = self._gas_meter(device_id)
+        if gas is not None:
+            return sum(h.energy_wh for h in self.half_hours(device_id, start, end))
+        meter = self._meter(device_id)
+        first = math.ceil(start.timestamp() / SLOT_SECONDS)
+        stop = math.ceil(end.timestamp() / SLOT_SECONDS)
+        return meter.register(stop - 1) - meter.register(first - 1) if stop > first else 0
+
+    def unit_rate_pence(
+        self, account_number: str, at: datetime, fuel: str = "electricity"
+    ) -> Decimal:
+        """The account's import (or ``fuel="gas"``: gas) unit rate, p/kWh inc VAT, at ``at``."""
+        fixture = self.accounts[account_number]
+        if fuel == "gas":
+            return fixture.gas[0].tariff.unit_rate(at)[1]
+        point = next(p for p in fixture.electricity if p.direction == "IMPORT")
         return point.tariff.unit_rate(at)[1]
 
 

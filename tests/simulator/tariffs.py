@@ -156,7 +156,12 @@ GAS_VAR_H = Tariff(
     "G-1R-VAR-22-11-01-H",
     "Flexible Octopus",
     Decimal("31.43"),
-    _fixed_rows((VAR_CHANGE, None, "5.94", "DIRECT_DEBIT")),
+    _fixed_rows(
+        (VAR_CHANGE, None, "5.94", "DIRECT_DEBIT"),  # 6.237 p/kWh inc VAT
+        (VAR_CHANGE, None, "6.24", "NON_DIRECT_DEBIT"),
+        (VAR_START, VAR_CHANGE, "6.89", "DIRECT_DEBIT"),
+        (VAR_START, VAR_CHANGE, "7.19", "NON_DIRECT_DEBIT"),
+    ),
 )
 VAR_H = replace(VAR_A, tariff_code="E-1R-VAR-22-11-01-H")
 TARIFFS: dict[str, Tariff] = {

@@ -1,7 +1,8 @@
 """Turning a meter's true 10-second samples into ``smartMeterTelemetry`` rows.
 
 What the API reports differs from the truth in two ways: slots inside a stale window were
-never uploaded (gaps), and glitches replace the ``consumption`` of single samples.
+never uploaded (gaps), and glitches replace the ``consumption`` (or null the cost) of single
+samples.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ GROUPING_SLOTS = {
 }
 MAX_ROWS = 10_000
 FOREVER = 2**62  # end slot of a stale window that is still open
-GLITCH_KINDS = ("zero", "decrease", "null")
+GLITCH_KINDS = ("zero", "decrease", "null", "null_cost")
 _TENTH = Decimal("0.1")
 
 
@@ -86,7 +87,8 @@ def _row(
     last = segments[-1][1] - 1
     register = meter.register(last)
     consumption: Decimal | None = Decimal(register).quantize(_TENTH)
-    match glitches.get(last):
+    glitch = glitches.get(last)
+    match glitch:
         case "zero":
             consumption = Decimal("0.0")
         case "decrease":
@@ -94,14 +96,15 @@ def _row(
         case "null":
             consumption = None
     cost = Decimal(meter.cost(last) - meter.cost(previous)).scaleb(-5)
+    priced = glitch != "null_cost"  # Kraken sends a null cost now and then (API.md §4.3)
     exported = meter.export_register(last)
     return {
         "readAt": slot_time(read_at_slot),
         "consumption": consumption,
         "consumptionDelta": wh(register - meter.register(previous)),
         "demand": (Decimal(demand) / count).quantize(_TENTH),
-        "costDelta": cost,
-        "costDeltaWithTax": cost * meter.tariff.vat,
+        "costDelta": cost if priced else None,
+        "costDeltaWithTax": cost * meter.tariff.vat if priced else None,
         "export": None if exported is None else Decimal(exported).quantize(_TENTH),
     }
 

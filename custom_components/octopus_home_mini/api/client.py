@@ -10,6 +10,7 @@ import ipaddress
 import json
 import logging
 from typing import Any, Final
+from urllib.parse import quote
 
 import aiohttp
 from yarl import URL
@@ -27,8 +28,9 @@ from .errors import (
     KrakenRateLimitError,
     KrakenRequestError,
     KrakenServiceUnavailableError,
+    KrakenTariffNotFoundError,
 )
-from .models import Account, Tariff, TelemetryGrouping, TelemetryReading, Token
+from .models import Account, Fuel, Tariff, TelemetryGrouping, TelemetryReading, Token, UnitRate
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -39,6 +41,10 @@ DEFAULT_TIMEOUT: Final = 20.0
 DEFAULT_TOKEN_RENEW_MARGIN: Final = timedelta(0)
 #: Do not present a refresh token this close to its expiry.
 REFRESH_RENEW_MARGIN: Final = timedelta(minutes=1)
+#: The REST API's largest page (API.md §6.2): a month of half-hourly rates is one request.
+REST_PAGE_SIZE: Final = 1500
+#: Pages followed for one period at most (a year of half-hourly rates takes 12).
+REST_MAX_PAGES: Final = 12
 
 # Each code's class, by ``extensions.errorCode``; unknown codes are request errors.
 # KT-GB-4050 answers a device id that came from the account itself, so that meter is not on
@@ -134,6 +140,27 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
+def _rest_time(value: datetime) -> str:
+    """A period bound as the REST API reads it ('Z': a '+' would need escaping in a query)."""
+    if value.tzinfo is None:
+        raise ValueError("Rate period bounds must be timezone-aware")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _raise_for_transport(operation: str, status: int, retry_after: str | None) -> None:
+    """Statuses that mean the same on every endpoint: throttled, or not answering."""
+    if status == 429:
+        raise KrakenRateLimitError(
+            f"{operation}: too many requests",
+            code="HTTP 429",
+            retry_after=_retry_after(retry_after),
+        )
+    if status >= 500 or status == 403:
+        raise KrakenServiceUnavailableError(
+            f"{operation}: service unavailable", code=f"HTTP {status}"
+        )
+
+
 class KrakenClient:
     """Kraken API client for one API key.
 
@@ -160,7 +187,8 @@ class KrakenClient:
         """
         self._session = session
         self._api_key = api_key
-        self._graphql_url = f"{check_base_url(base_url)}/v1/graphql/"
+        self._base_url = check_base_url(base_url)
+        self._graphql_url = f"{self._base_url}/v1/graphql/"
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._clock = clock
         self.request_hook = request_hook
@@ -184,9 +212,60 @@ class KrakenClient:
         return parse.account(data, account_number)
 
     async def get_tariffs(self, account_number: str) -> dict[str, Tariff]:
-        """The active electricity tariff of each meter point, by MPAN."""
+        """The active tariff of each meter point, by MPAN and (gas) MPRN, in one request."""
         data = await self._query(queries.TARIFF, "Tariff", {"accountNumber": account_number})
         return parse.tariffs(data)
+
+    async def get_standard_unit_rates(
+        self,
+        fuel: Fuel,
+        product_code: str,
+        tariff_code: str,
+        start: datetime,
+        end: datetime,
+        *,
+        direct_debit: bool = True,
+    ) -> tuple[UnitRate, ...]:
+        """A tariff's unit rates in force during ``[start, end)``, oldest first, from REST.
+
+        Product data is public, so no token is sent. Rows priced for the other payment method
+        are dropped (rows without one apply to all). Every page is one request.
+        """
+        params: dict[str, str] | None = {
+            "period_from": _rest_time(start),
+            "period_to": _rest_time(end),
+            "page_size": str(REST_PAGE_SIZE),
+        }
+        if end <= start:
+            raise ValueError("Rate period end must be later than its start")
+        url: str | URL = (
+            f"{self._base_url}/v1/products/{quote(product_code, safe='')}/{fuel}-tariffs/"
+            f"{quote(tariff_code, safe='')}/standard-unit-rates/"
+        )
+        skipped = "NON_DIRECT_DEBIT" if direct_debit else "DIRECT_DEBIT"
+        rates: dict[datetime, UnitRate] = {}
+        for _ in range(REST_MAX_PAGES):
+            rows, following = parse.rest_unit_rates(
+                await self._get("StandardUnitRates", url, params)
+            )
+            for rate, method in rows:
+                if method != skipped and rate.valid_from is not None:
+                    rates.setdefault(rate.valid_from, rate)
+            if following is None:
+                return tuple(rates[key] for key in sorted(rates))
+            url, params = self._same_origin(following), None
+        raise KrakenInvalidResponseError("StandardUnitRates: more pages than a period needs")
+
+    def _same_origin(self, link: str) -> URL:
+        """A pagination link, only if it points back at the API the client was given."""
+        try:
+            target = URL(link, encoded=True)
+            same = target.origin() == URL(self._base_url).origin()
+        except ValueError:
+            same = False
+        if not same:
+            raise KrakenInvalidResponseError("StandardUnitRates: next page on another host")
+        return target
 
     async def get_latest_telemetry(self, device_id: str) -> TelemetryReading | None:
         """The newest 10-second reading, or ``None`` when the meter has none."""
@@ -295,35 +374,53 @@ class KrakenClient:
         if token is not None:
             headers["Authorization"] = token
         body = {"query": document, "variables": variables, "operationName": operation}
+        status, retry_after, text = await self._send(
+            operation, "POST", self._graphql_url, json=body, headers=headers
+        )
+        return self._decode(operation, status, retry_after, text)
+
+    async def _get(self, operation: str, url: str | URL, params: dict[str, str] | None) -> Any:
+        """A REST GET: its JSON body, or the error its status means."""
+        status, retry_after, text = await self._send(
+            operation, "GET", url, params=params, headers={"Accept": "application/json"}
+        )
+        _raise_for_transport(operation, status, retry_after)
+        if status == 404:
+            raise KrakenTariffNotFoundError(
+                f"{operation}: no such product or tariff", code="HTTP 404"
+            )
+        if status != 200:
+            error_class = KrakenRequestError if status == 400 else KrakenInvalidResponseError
+            raise error_class(f"{operation}: unexpected response", code=f"HTTP {status}")
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise KrakenInvalidResponseError(
+                f"{operation}: response is not JSON", code=f"HTTP {status}"
+            ) from None
+
+    async def _send(
+        self, operation: str, method: str, url: str | URL, **kwargs: Any
+    ) -> tuple[int, str | None, str]:
+        """One HTTP request, counted by the hook: (status, Retry-After, body text)."""
         if self.request_hook is not None:
             self.request_hook(operation)
         try:
-            async with self._session.post(
-                self._graphql_url, json=body, headers=headers, timeout=self._timeout
+            # Redirects are not followed: they could lead off the https:// API host.
+            async with self._session.request(
+                method, url, timeout=self._timeout, allow_redirects=False, **kwargs
             ) as response:
-                status = response.status
-                retry_after = response.headers.get("Retry-After")
-                text = await response.text()
+                return response.status, response.headers.get("Retry-After"), await response.text()
         except TimeoutError:
             raise KrakenConnectionError(f"{operation}: request timed out", code="timeout") from None
         except aiohttp.ClientError as err:
             raise KrakenConnectionError(
                 f"{operation}: cannot reach the API ({type(err).__name__})"
             ) from None
-        return self._decode(operation, status, retry_after, text)
 
     @staticmethod
     def _decode(operation: str, status: int, retry_after: str | None, text: str) -> dict[str, Any]:
-        if status == 429:
-            raise KrakenRateLimitError(
-                f"{operation}: too many requests",
-                code="HTTP 429",
-                retry_after=_retry_after(retry_after),
-            )
-        if status >= 500 or status == 403:
-            raise KrakenServiceUnavailableError(
-                f"{operation}: service unavailable", code=f"HTTP {status}"
-            )
+        _raise_for_transport(operation, status, retry_after)
         try:
             body = json.loads(text)
         except ValueError:

@@ -28,6 +28,10 @@ class KrakenNoHomeMiniError(KrakenError):
     """The meter has no Home Mini (no consumption device reporting telemetry)."""
 
 
+class KrakenTariffNotFoundError(KrakenError):
+    """The REST API knows no such product or tariff (HTTP 404)."""
+
+
 class KrakenRateLimitError(KrakenError):
     """The account's request allowance is exhausted."""
 

@@ -18,6 +18,13 @@ class TelemetryGrouping(StrEnum):
     HOURLY = "HOURLY"
 
 
+class Fuel(StrEnum):
+    """What a meter measures."""
+
+    ELECTRICITY = "electricity"
+    GAS = "gas"
+
+
 class MeterDirection(StrEnum):
     """Whether an electricity meter point imports or exports."""
 
@@ -26,13 +33,19 @@ class MeterDirection(StrEnum):
 
 
 class TariffKind(StrEnum):
-    """The member of the ``ElectricityTariffType`` union a tariff came from."""
+    """The GraphQL type a tariff came from: an ``ElectricityTariffType`` member, or gas."""
 
     STANDARD = "StandardTariff"
     DAY_NIGHT = "DayNightTariff"
     THREE_RATE = "ThreeRateTariff"
     HALF_HOURLY = "HalfHourlyTariff"
     PREPAY = "PrepayTariff"
+    GAS = "GasTariffType"
+
+    @property
+    def fuel(self) -> Fuel:
+        """The fuel a tariff of this kind prices."""
+        return Fuel.GAS if self is TariffKind.GAS else Fuel.ELECTRICITY
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +60,7 @@ class Token:
 
 @dataclass(frozen=True, slots=True)
 class UnitRate:
-    """One price period of a half-hourly tariff, pence per kWh including VAT."""
+    """One price period, pence per kWh including VAT; ``valid_to`` None is open-ended."""
 
     valid_from: datetime | None
     valid_to: datetime | None
@@ -56,7 +69,11 @@ class UnitRate:
 
 @dataclass(frozen=True, slots=True)
 class Tariff:
-    """An electricity tariff; prices in pence including VAT."""
+    """An electricity or gas tariff; prices in pence including VAT.
+
+    ``valid_from``/``valid_to`` bound the agreement the tariff came with (None: not given,
+    or open-ended).
+    """
 
     kind: TariffKind
     product_code: str | None
@@ -68,6 +85,8 @@ class Tariff:
     night_rate_pence: Decimal | None = None
     off_peak_rate_pence: Decimal | None = None
     unit_rates: tuple[UnitRate, ...] = ()
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,28 +113,46 @@ class ElectricityMeterPoint:
 
 @dataclass(frozen=True, slots=True)
 class GasMeter:
-    """A gas meter and its smart device."""
+    """A gas meter record and its smart device (GSME).
+
+    ``consumption_units`` is the meter's own unit (``m³`` or ``kWh``); its telemetry comes in
+    kWh-equivalent Wh either way.
+    """
 
     serial_number: str
     device_id: str | None
+    active_from: date | None = None
+    active_to: date | None = None
+    consumption_units: str | None = None
+    mechanism: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class GasMeterPoint:
-    """An MPRN with its meters."""
+    """An MPRN with its meters and the tariff of its active agreement."""
 
     mprn: str
     meters: tuple[GasMeter, ...]
+    tariff: Tariff | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class SmartMeter:
-    """An electricity smart meter that can report telemetry (an ESME on an import point)."""
+    """A smart meter that can report telemetry: an import ESME, or a GSME.
+
+    ``meter_point`` is the MPAN (electricity) or MPRN (gas); gas has no export device.
+    """
 
     device_id: str
-    mpan: str
+    meter_point: str
     serial_number: str
-    export_device_id: str | None
+    export_device_id: str | None = None
+    fuel: Fuel = Fuel.ELECTRICITY
+
+    @property
+    def mpan(self) -> str:
+        """``meter_point`` by its electricity name (callers written before gas use it)."""
+        return self.meter_point
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +165,7 @@ class Account:
 
     @property
     def smart_meters(self) -> tuple[SmartMeter, ...]:
-        """Active import meters with a smart device id, newest first per meter point."""
+        """Active electricity import meters with a device id, newest first per meter point."""
         found: list[SmartMeter] = []
         for point in self.electricity_meter_points:
             if point.direction is not MeterDirection.IMPORT:
@@ -141,7 +178,7 @@ class Account:
             found.extend(
                 SmartMeter(
                     device_id=meter.import_device_id,
-                    mpan=point.mpan,
+                    meter_point=point.mpan,
                     serial_number=meter.serial_number,
                     export_device_id=meter.export_device_id or self._export_device(meter),
                 )
@@ -149,6 +186,30 @@ class Account:
                 if meter.import_device_id is not None
             )
         return tuple(found)
+
+    @property
+    def gas_smart_meters(self) -> tuple[SmartMeter, ...]:
+        """Active gas meters with a GSME device id, newest first per meter point.
+
+        A meter point can list several meter records of which only one has a device id
+        (BottlecapDave #1672); records without one, inactive ones and repeats are skipped.
+        """
+        found: dict[str, SmartMeter] = {}
+        for point in self.gas_meter_points:
+            active = sorted(
+                (m for m in point.meters if m.active_to is None and m.device_id),
+                key=lambda m: m.active_from or date.min,
+                reverse=True,
+            )
+            for meter in active:
+                if meter.device_id is not None and meter.device_id not in found:
+                    found[meter.device_id] = SmartMeter(
+                        device_id=meter.device_id,
+                        meter_point=point.mprn,
+                        serial_number=meter.serial_number,
+                        fuel=Fuel.GAS,
+                    )
+        return tuple(found.values())
 
     def _export_device(self, import_meter: ElectricityMeter) -> str | None:
         """The export device of the same physical meter, from an EXPORT meter point."""

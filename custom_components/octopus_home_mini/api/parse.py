@@ -134,11 +134,15 @@ def token(data: dict[str, Any], now: datetime) -> Token:
     )
 
 
-def tariff(value: Any) -> Tariff | None:
-    """A member of the ``ElectricityTariffType`` union; unknown members are skipped."""
+def tariff(value: Any, agreement: dict[str, Any] | None = None) -> Tariff | None:
+    """An ``ElectricityTariffType`` member or a ``GasTariffType``; unknown members are skipped.
+
+    ``agreement`` (the agreement object holding the tariff) supplies its validity.
+    """
     if value is None:
         return None
     data = obj(value, "tariff")
+    agreement = agreement or {}
     typename = data.get("__typename")
     if typename not in TariffKind:
         return None  # a union member this client does not model
@@ -171,6 +175,8 @@ def tariff(value: Any) -> Tariff | None:
         night_rate_pence=price("nightRate"),
         off_peak_rate_pence=price("offPeakRate"),
         unit_rates=tuple(rates),
+        valid_from=timestamp(agreement.get("validFrom"), "agreement.validFrom"),
+        valid_to=timestamp(agreement.get("validTo"), "agreement.validTo"),
     )
 
 
@@ -214,28 +220,36 @@ def _electricity_point(agreement: Any) -> ElectricityMeterPoint:
         except ValueError as err:
             raise _invalid("meterPoint.direction") from err
     return ElectricityMeterPoint(
-        mpan=mpan, direction=direction, meters=meters, tariff=tariff(data.get("tariff"))
+        mpan=mpan, direction=direction, meters=meters, tariff=tariff(data.get("tariff"), data)
+    )
+
+
+def _gas_meter(value: Any) -> GasMeter:
+    meter = obj(value, "gas meter")
+    smart = meter.get("smartGasMeter")
+    return GasMeter(
+        serial_number=str(meter.get("serialNumber") or ""),
+        device_id=None
+        if smart is None
+        else optional_str(obj(smart, "smartGasMeter").get("deviceId"), "deviceId"),
+        active_from=_date(meter.get("activeFrom"), "gas activeFrom"),
+        active_to=_date(meter.get("activeTo"), "gas activeTo"),
+        consumption_units=optional_str(meter.get("consumptionUnits"), "consumptionUnits"),
+        mechanism=optional_str(meter.get("mechanism"), "mechanism"),
     )
 
 
 def _gas_point(agreement: Any) -> GasMeterPoint:
-    point = obj(obj(agreement, "gasAgreement").get("meterPoint"), "gas meterPoint")
+    data = obj(agreement, "gasAgreement")
+    point = obj(data.get("meterPoint"), "gas meterPoint")
     mprn = point.get("mprn")
     if not isinstance(mprn, str):
         raise _invalid("meterPoint.mprn")
-    meters = []
-    for item in seq(point.get("meters"), "gas meters"):
-        meter = obj(item, "gas meter")
-        smart = meter.get("smartGasMeter")
-        meters.append(
-            GasMeter(
-                serial_number=str(meter.get("serialNumber") or ""),
-                device_id=None
-                if smart is None
-                else optional_str(obj(smart, "smartGasMeter").get("deviceId"), "deviceId"),
-            )
-        )
-    return GasMeterPoint(mprn=mprn, meters=tuple(meters))
+    return GasMeterPoint(
+        mprn=mprn,
+        meters=tuple(_gas_meter(m) for m in seq(point.get("meters"), "gas meters")),
+        tariff=tariff(data.get("tariff"), data),
+    )
 
 
 def account(data: dict[str, Any], account_number: str) -> Account:
@@ -255,16 +269,32 @@ def account(data: dict[str, Any], account_number: str) -> Account:
 
 
 def tariffs(data: dict[str, Any]) -> dict[str, Tariff]:
-    """Active tariffs by MPAN, from the ``Tariff`` query."""
+    """Active tariffs by meter point (MPAN, or MPRN for gas), from the ``Tariff`` query."""
     result = obj(data.get("account"), "account")
     found: dict[str, Tariff] = {}
-    for item in seq(result.get("electricityAgreements"), "electricityAgreements"):
-        agreement = obj(item, "electricityAgreement")
-        mpan = obj(agreement.get("meterPoint"), "meterPoint").get("mpan")
-        parsed = tariff(agreement.get("tariff"))
-        if isinstance(mpan, str) and parsed is not None:
-            found[mpan] = parsed
+    for agreements, key in (("electricityAgreements", "mpan"), ("gasAgreements", "mprn")):
+        for item in seq(result.get(agreements), agreements):
+            agreement = obj(item, agreements)
+            point = obj(agreement.get("meterPoint"), "meterPoint").get(key)
+            parsed = tariff(agreement.get("tariff"), agreement)
+            if isinstance(point, str) and parsed is not None:
+                found[point] = parsed
     return found
+
+
+def rest_unit_rates(body: Any) -> tuple[list[tuple[UnitRate, str | None]], str | None]:
+    """One page of a REST rates listing: (rate, payment method) pairs and the next page's URL."""
+    page = obj(body, "rates page")
+    found = []
+    for item in seq(page.get("results"), "results"):
+        row = obj(item, "rate")
+        value = decimal(row.get("value_inc_vat"), "value_inc_vat")
+        valid_from = timestamp(row.get("valid_from"), "valid_from")
+        if value is None or valid_from is None:
+            raise _invalid("rate without value_inc_vat or valid_from")
+        rate = UnitRate(valid_from, timestamp(row.get("valid_to"), "valid_to"), value)
+        found.append((rate, optional_str(row.get("payment_method"), "payment_method")))
+    return found, optional_str(page.get("next"), "next")
 
 
 def telemetry(data: dict[str, Any]) -> list[TelemetryReading]:

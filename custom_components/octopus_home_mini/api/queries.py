@@ -47,6 +47,17 @@ fragment TariffFields on ElectricityTariffType {
 }
 """
 
+_GAS_TARIFF_FIELDS: Final = """
+fragment GasTariffFields on GasTariffType {
+  __typename
+  productCode
+  tariffCode
+  displayName
+  standingCharge
+  unitRate
+}
+"""
+
 ACCOUNT: Final = (
     """
 query Account($accountNumber: String!) {
@@ -76,10 +87,19 @@ query Account($accountNumber: String!) {
       }
     }
     gasAgreements(active: true) {
+      validFrom
+      validTo
+      tariff {
+        ...GasTariffFields
+      }
       meterPoint {
         mprn
         meters(includeInactive: false) {
           serialNumber
+          activeFrom
+          activeTo
+          consumptionUnits
+          mechanism
           smartGasMeter {
             deviceId
           }
@@ -90,6 +110,7 @@ query Account($accountNumber: String!) {
 }
 """
     + _TARIFF_FIELDS
+    + _GAS_TARIFF_FIELDS
 )
 
 TARIFF: Final = (
@@ -106,10 +127,21 @@ query Tariff($accountNumber: String!) {
         mpan
       }
     }
+    gasAgreements(active: true) {
+      validFrom
+      validTo
+      tariff {
+        ...GasTariffFields
+      }
+      meterPoint {
+        mprn
+      }
+    }
   }
 }
 """
     + _TARIFF_FIELDS
+    + _GAS_TARIFF_FIELDS
 )
 
 _TELEMETRY_FIELDS: Final = """
