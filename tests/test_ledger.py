@@ -279,3 +279,42 @@ def test_ledger_survives_storage() -> None:
     assert copy.totals(T0, T0 + 2 * BUCKET, rate) == ledger.totals(T0, T0 + 2 * BUCKET, rate)
     assert copy.pending == ledger.pending == {T0 - BUCKET * k for k in range(1, 5)}
     assert bucket_start(T0 + timedelta(minutes=31)) == T0 + BUCKET
+
+
+async def test_readings_without_a_cost_are_priced_at_their_own_half_hour(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, socket_enabled: None
+) -> None:
+    """Agile with costDeltaWithTax null throughout: each half hour at its own published rate."""
+    from tests.simulator import run_simulator  # noqa: PLC0415
+
+    asyncio.get_running_loop().set_debug(False)
+    start = LONDON_MIDNIGHT + timedelta(hours=12)
+    freezer.move_to(start)
+    sim = KrakenSimulator(retention_days=2)
+    at = start - timedelta(days=2)
+    while at < start + timedelta(hours=3):
+        sim.add_glitch(DEVICE, at, "null_cost")
+        at += timedelta(seconds=10)
+    async with run_simulator(sim) as url:
+        entry = await setup_entry(hass, url)
+        meter = entry.runtime_data.coordinator.meter
+        for _ in range(2 * 120):
+            await advance(hass, freezer, 30)
+        assert not meter.ledger.pending
+        assert sim.request_count(root_field=None) > 0
+        rest = [r for r in sim.requests if r.operation_name == "StandardUnitRates"]
+        assert len(rest) <= 2
+        now = dt_util.utcnow()
+        midnight = dt_util.start_of_local_day(now)
+        held = newest(hass) + timedelta(seconds=1)
+        cost_today = sim.true_cost_pence(DEVICE, midnight, held)
+        assert abs(value(hass, "cost_today") * 100 - cost_today) <= Decimal("0.1")
+        oldest = min(at for at, bucket in meter.ledger.buckets.items() if bucket.import_wh)
+        first_hour = (oldest + timedelta(hours=1)).replace(minute=0)
+        complete = (now - timedelta(minutes=3)).replace(minute=0, second=0)
+        cost = await hourly_changes(hass, "cost", first_hour, complete)
+        hour = first_hour
+        while hour < complete:
+            truth = sim.true_cost_pence(DEVICE, hour, hour + timedelta(hours=1))
+            assert abs(Decimal(str(cost[hour])) * 100 - truth) <= Decimal("0.02"), hour
+            hour += timedelta(hours=1)

@@ -18,11 +18,13 @@ from homeassistant.util import dt as dt_util
 
 from . import statistics
 from .api import (
+    Fuel,
     KrakenAuthenticationError,
     KrakenClient,
     KrakenError,
     KrakenNoHomeMiniError,
     KrakenRateLimitError,
+    TariffKind,
     TelemetryGrouping,
 )
 from .budget import RequestBudget
@@ -44,11 +46,11 @@ from .const import (
     TARIFF_MAX_AGE,
     TARIFF_MIN_INTERVAL,
 )
-from .ledger import bucket_start
+from .ledger import BUCKET, bucket_start, half_hours
 from .meter import HomeMiniData, MeterState, previous_month_start
 from .repairs import async_look_for_replacement
 from .statistics import StatisticsState
-from .tariff import rates_cover
+from .tariff import product_code_of, rates_cover
 
 type HomeMiniConfigEntry = ConfigEntry[HomeMiniRuntimeData]
 
@@ -121,6 +123,7 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         self._tariff_fetched: datetime | None = None
         self._extras_retry_at = datetime.min.replace(tzinfo=dt_util.UTC)
         self._extras_failures = 0
+        self._rates_tried: tuple[datetime, datetime] | None = None
         self._mini_online: bool | None = None
 
     @staticmethod
@@ -260,6 +263,8 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
                 await self._fetch_tariff(now)
             if (fill := self.meter.ledger.next_fill(now)) and self._extra_allowed():
                 await self._fill(*fill, now)
+            if (unpriced := self._unpriced_span(now)) and self._extra_allowed():
+                await self._fetch_rates(*unpriced)
         except KrakenAuthenticationError:
             raise
         except KrakenError as err:
@@ -290,6 +295,40 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             return
         self.meter.ledger.apply_rows(start, end, rows, self.meter.cost_pence, now)
 
+    def _unpriced_span(self, now: datetime) -> tuple[str, datetime, datetime] | None:
+        """Half hours holding energy without a cost or a known rate (Agile's past days)."""
+        tariff = self.meter.tariff
+        if tariff is None or tariff.kind is not TariffKind.HALF_HOURLY or not tariff.tariff_code:
+            return None
+        keep_from = previous_month_start(now, dt_util.get_default_time_zone())
+        missing = [
+            at
+            for at in self.meter.ledger.unpriced(keep_from, now)
+            if self.meter.rate_at(at) is None
+        ]
+        if not missing:
+            return None
+        span = (missing[0], missing[-1] + BUCKET)
+        return None if span == self._rates_tried else (tariff.tariff_code, *span)
+
+    async def _fetch_rates(self, tariff_code: str, start: datetime, end: datetime) -> None:
+        """The tariff's published rates for half hours the cached tariff no longer covers."""
+        self._rates_tried = (start, end)
+        self.link.extras.record()
+        product = (self.meter.tariff and self.meter.tariff.product_code) or product_code_of(
+            tariff_code
+        )
+        rates = await self.client.get_standard_unit_rates(
+            Fuel.ELECTRICITY, product, tariff_code, start, end
+        )
+        for rate in rates:
+            first = max(start, rate.valid_from or start)
+            for at in half_hours(first, min(end, rate.valid_to or end)):
+                self.meter.rates[at] = rate.value_pence
+        # The hours those half hours fall in are written again with their cost.
+        state = self._statistics
+        state.unwritten_from = min(state.unwritten_from or start, start)
+
     def _tariff_due(self, now: datetime) -> bool:
         fetched = self._tariff_fetched
         if fetched is None:
@@ -312,6 +351,7 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         keep_from = previous_month_start(now, tz)
         if self.meter.ledger.buckets and min(self.meter.ledger.buckets) < keep_from:
             self._statistics.add_pruned(self.meter.ledger.prune(keep_from))
+            self.meter.rates = {at: r for at, r in self.meter.rates.items() if at >= keep_from}
         state = self._statistics
         if (changed := self.meter.ledger.take_changes()) is not None:
             state.unwritten_from = min(state.unwritten_from or changed, changed)

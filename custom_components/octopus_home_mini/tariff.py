@@ -48,3 +48,9 @@ def unit_rate_pence(tariff: Tariff | None, at: datetime) -> Decimal | None:
 def rates_cover(tariff: Tariff | None, at: datetime) -> bool:
     """Whether the cached tariff still has a rate for ``at`` (half-hourly rates run out)."""
     return unit_rate_pence(tariff, at) is not None
+
+
+def product_code_of(tariff_code: str) -> str:
+    """``E-1R-AGILE-24-10-01-H`` -> ``AGILE-24-10-01``: the code without fuel, rate and region."""
+    parts = tariff_code.split("-")
+    return "-".join(parts[2:-1]) if len(parts) > 3 else tariff_code
