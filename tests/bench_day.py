@@ -77,6 +77,7 @@ async def _run_day(
     freshness: list[float] = []
     age: list[float] = []
     rss_1h = 0
+    backfilled = None
     ours = tracemalloc.Filter(True, "*custom_components*")
     polls = HOURS * 120
     for poll in range(1, polls + 1):
@@ -92,6 +93,8 @@ async def _run_day(
         if poll == 120:
             rss_1h = _rss_kib()
             tracemalloc.start()
+        if backfilled is None and not coordinator.meter.ledger.pending:
+            backfilled = dt_util.utcnow()
     retained = tracemalloc.take_snapshot().filter_traces([ours])
     grown = sum(stat.size for stat in retained.statistics("filename"))
     tracemalloc.stop()
@@ -102,11 +105,20 @@ async def _run_day(
     expected = len(sim.samples(DEVICE, first, newest.read_at + timedelta(seconds=1)))
     account = [r.at for r in sim.requests if r.account_number == SINGLE.account_number]
     hours = (dt_util.utcnow() - MIDNIGHT).total_seconds() / 3600
+    assert backfilled is not None
+    history = [r for r in sim.requests if r.grouping == "HALF_HOURLY"]
+    steady = [at for at in account if at >= backfilled]
+    steady_hours = (dt_util.utcnow() - backfilled).total_seconds() / 3600
+    gap_requests = await _gap_of_a_day(hass, freezer, sim, entry.entry_id)
     print()
     for line in (
         f"simulated hours              {hours:.1f} ({polls} polls of 30 s)",
         f"requests/hour  mean {len(account) / hours:.1f}   max over sliding hours "
         f"{max_requests_in_any_hour(sim, SINGLE.account_number)}",
+        f"steady state after the backfill  mean {len(steady) / steady_hours:.1f} requests/hour",
+        f"backfill of the history Kraken keeps (14 days): {len(history)} HALF_HOURLY requests,"
+        f" done {(backfilled - MIDNIGHT).total_seconds() / 3600:.1f} h after set-up",
+        f"a 24-hour gap (Home Assistant down) filled with {gap_requests} extra requests",
         f"telemetry requests           {sim.request_count(root_field='smartMeterTelemetry')}",
         f"token requests               {sim.request_count(root_field='obtainKrakenToken')}",
         f"sample capture ratio         {coordinator.samples_received / expected:.4f}"
@@ -124,3 +136,18 @@ async def _run_day(
         " (includes the simulator and the test harness)",
     ):
         print("bench:", line)
+
+
+async def _gap_of_a_day(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, sim: KrakenSimulator, entry_id: str
+) -> int:
+    """Home Assistant down for 24 h: the requests beyond live polls and tokens that fill it."""
+    assert await hass.config_entries.async_unload(entry_id)
+    freezer.tick(timedelta(hours=24))
+    before = len(sim.requests)
+    assert await hass.config_entries.async_setup(entry_id)
+    await hass.async_block_till_done()
+    for _ in range(20):
+        await advance(hass, freezer, 30)
+    after = sim.requests[before:]
+    return sum(1 for r in after if r.grouping == "HALF_HOURLY" or r.operation_name == "Tariff")
