@@ -20,7 +20,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from custom_components.octopus_home_mini.api import TelemetryReading
 from custom_components.octopus_home_mini.ledger import BUCKET, Ledger, bucket_start
 from custom_components.octopus_home_mini.meter import MeterState
-from custom_components.octopus_home_mini.statistics import statistic_id
+from custom_components.octopus_home_mini.statistics import statistic_id, statistic_prefix
 from tests.common import advance, setup_entry
 from tests.simulator import SINGLE, KrakenSimulator
 
@@ -72,7 +72,7 @@ async def hourly_changes(
 ) -> dict[datetime, float]:
     """The recorder's hourly `change` of one of our statistics."""
     await async_wait_recording_done(hass)
-    ident = statistic_id(SINGLE.serials[0], kind)
+    ident = statistic_id(statistic_prefix("electricity", SINGLE.serials[0]), kind)
     rows = await get_instance(hass).async_add_executor_job(
         statistics_during_period, hass, start, end, {ident}, "hour", None, {"change"}
     )

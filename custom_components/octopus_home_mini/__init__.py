@@ -61,7 +61,7 @@ def _link_for(hass: HomeAssistant, entry: HomeMiniConfigEntry) -> AccountLink:
 
 def _restretch(link: AccountLink) -> None:
     for coordinator in link.coordinators:
-        coordinator.update_interval = link.poll_interval()
+        coordinator.update_interval = coordinator.normal_interval()
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: HomeMiniConfigEntry) -> bool:

@@ -20,7 +20,9 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the session reset button."""
-    async_add_entities([HomeMiniResetSession(entry.runtime_data.coordinator, RESET_SESSION)])
+    coordinator = entry.runtime_data.coordinator
+    if not coordinator.gas:  # sessions time appliances by the 10-second electricity readings
+        async_add_entities([HomeMiniResetSession(coordinator, RESET_SESSION)])
 
 
 class HomeMiniResetSession(HomeMiniEntity, ButtonEntity):

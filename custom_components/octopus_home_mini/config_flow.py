@@ -7,11 +7,20 @@ from contextlib import contextmanager
 import re
 from typing import Any
 
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlow,
+)
 from homeassistant.const import CONF_API_KEY
+from homeassistant.core import callback
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
     SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
@@ -24,6 +33,7 @@ import probatio as vol
 from . import account_budget
 from .api import (
     Account,
+    Fuel,
     KrakenAccountNotFoundError,
     KrakenAuthenticationError,
     KrakenClient,
@@ -39,14 +49,19 @@ from .api import (
 from .const import (
     CONF_ACCOUNT_NUMBER,
     CONF_API_URL,
+    CONF_CALORIFIC_VALUE,
     CONF_DEVICE_ID,
     CONF_EXPORT_DEVICE_ID,
+    CONF_FUEL,
     CONF_MPAN,
+    CONF_MPRN,
     CONF_SERIAL_NUMBER,
     DEFAULT_API_URL,
+    DEFAULT_CALORIFIC_VALUE,
     DOMAIN,
     LOGGER,
     SECTION_ADVANCED,
+    is_gas,
 )
 
 ACCOUNT_NUMBER = re.compile(r"^A-[A-Z0-9]{8}$")
@@ -114,13 +129,27 @@ def _user_schema(defaults: Mapping[str, Any]) -> vol.Schema:
 
 
 def _meter_label(meter: SmartMeter) -> str:
-    return f"MPAN {meter.mpan} · meter {meter.serial_number}"
+    if meter.fuel is Fuel.GAS:
+        return f"Gas · MPRN {meter.meter_point} · meter {meter.serial_number}"
+    return f"Electricity · MPAN {meter.meter_point} · meter {meter.serial_number}"
 
 
 class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
     """Set up one Home Mini (one smart meter) per entry."""
 
     VERSION = 1
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry[Any]) -> OptionsFlow:
+        """A gas meter's options: the calorific value its volume is shown with."""
+        return GasOptionsFlow()
+
+    @classmethod
+    @callback
+    def async_supports_options_flow(cls, config_entry: ConfigEntry[Any]) -> bool:
+        """Only gas meters have options."""
+        return is_gas(config_entry.data)
 
     def __init__(self) -> None:
         """Hold what the user entered between steps."""
@@ -148,7 +177,7 @@ class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
         """The account's meters whose Home Mini reports now (a latest read for each)."""
         reporting = []
         with _flow_errors():
-            for meter in account.smart_meters:
+            for meter in account.telemetry_meters:
                 try:
                     if await client.get_latest_telemetry(meter.device_id) is not None:
                         reporting.append(meter)
@@ -253,7 +282,7 @@ class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
                     return self.async_abort(reason="wrong_account")
                 errors[CONF_API_KEY if err.field == CONF_API_KEY else "base"] = err.key
             else:
-                if entry.unique_id not in {meter.device_id for meter in account.smart_meters}:
+                if entry.unique_id not in {m.device_id for m in account.telemetry_meters}:
                     return self.async_abort(reason="wrong_account")
                 return self.async_update_reload_and_abort(
                     entry, data_updates={CONF_API_KEY: credentials[CONF_API_KEY]}
@@ -292,11 +321,36 @@ class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 def _meter_data(meter: SmartMeter) -> dict[str, str]:
-    data = {
-        CONF_DEVICE_ID: meter.device_id,
-        CONF_MPAN: meter.mpan,
-        CONF_SERIAL_NUMBER: meter.serial_number,
-    }
+    data = {CONF_DEVICE_ID: meter.device_id, CONF_SERIAL_NUMBER: meter.serial_number}
+    if meter.fuel is Fuel.GAS:
+        return {**data, CONF_FUEL: "gas", CONF_MPRN: meter.meter_point}
+    data[CONF_MPAN] = meter.meter_point
     if meter.export_device_id:
         data[CONF_EXPORT_DEVICE_ID] = meter.export_device_id
     return data
+
+
+class GasOptionsFlow(OptionsFlow):
+    """The calorific value (MJ/m³) that turns the gas register's kWh into m³."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """One number, with the UK's recent average as the default."""
+        if user_input is not None:
+            return self.async_create_entry(data=user_input)
+        current = self.config_entry.options.get(CONF_CALORIFIC_VALUE, DEFAULT_CALORIFIC_VALUE)
+        return self.async_show_form(
+            step_id="init",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(CONF_CALORIFIC_VALUE, default=float(current)): NumberSelector(
+                        NumberSelectorConfig(
+                            min=30,
+                            max=50,
+                            step=0.01,
+                            unit_of_measurement="MJ/m³",
+                            mode=NumberSelectorMode.BOX,
+                        )
+                    )
+                }
+            ),
+        )

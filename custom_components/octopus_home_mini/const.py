@@ -1,9 +1,10 @@
 """Constants for the Octopus Home Mini integration."""
 
+from collections.abc import Mapping
 from datetime import timedelta
 from decimal import Decimal
 import logging
-from typing import Final
+from typing import Any, Final
 
 DOMAIN: Final = "octopus_home_mini"
 LOGGER: Final = logging.getLogger(__package__)
@@ -12,6 +13,9 @@ CONF_ACCOUNT_NUMBER: Final = "account_number"
 CONF_API_URL: Final = "api_url"
 CONF_DEVICE_ID: Final = "device_id"
 CONF_MPAN: Final = "mpan"
+CONF_MPRN: Final = "mprn"
+#: "electricity" (the default, for entries made before gas) or "gas".
+CONF_FUEL: Final = "fuel"
 CONF_SERIAL_NUMBER: Final = "serial_number"
 CONF_EXPORT_DEVICE_ID: Final = "export_device_id"
 #: The serial the meter's statistic ids are named after (the first meter's, across exchanges).
@@ -58,3 +62,27 @@ HISTORY_RETRY_MAX: Final = timedelta(minutes=30)
 #: Rate-limited: back off exponentially (full jitter) up to this long between polls.
 BACKOFF_MAX: Final = timedelta(minutes=15)
 MAX_BACKOFF_STEPS: Final = 5
+
+#: A gas meter wakes every half hour; Kraken has its reading a few minutes after the half hour.
+GAS_PUBLISHED_AFTER: Final = timedelta(minutes=6)
+#: Without a new gas reading, ask again this often (doubling to the maximum while none comes).
+GAS_RETRY: Final = timedelta(minutes=10)
+GAS_RETRY_MAX: Final = timedelta(hours=1)
+#: A gas meter is offline when its newest half hour ended longer ago than this.
+GAS_ONLINE_MAX_AGE: Final = timedelta(hours=2)
+#: UK gas: kWh = m³ x volume correction x calorific value (MJ/m³) / 3.6.
+GAS_VOLUME_CORRECTION: Final = Decimal("1.02264")
+#: National Gas's published daily calorific values for the UK have run at about 39-40 MJ/m³
+#: in recent years; 39.5 is the middle of that range. Users can set their bill's figure.
+DEFAULT_CALORIFIC_VALUE: Final = Decimal("39.5")
+CONF_CALORIFIC_VALUE: Final = "calorific_value"
+
+
+def is_gas(data: Mapping[str, Any]) -> bool:
+    """Whether a config entry's data describes a gas meter."""
+    return data.get(CONF_FUEL) == "gas"
+
+
+def meter_point(data: Mapping[str, Any]) -> str:
+    """The entry's MPAN (electricity) or MPRN (gas)."""
+    return str(data[CONF_MPRN] if is_gas(data) else data[CONF_MPAN])

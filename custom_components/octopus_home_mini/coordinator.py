@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 import random
 from typing import Any
 
@@ -31,11 +32,15 @@ from .budget import RequestBudget
 from .const import (
     BACKOFF_MAX,
     CONF_ACCOUNT_NUMBER,
+    CONF_CALORIFIC_VALUE,
     CONF_DEVICE_ID,
-    CONF_MPAN,
     CONF_SERIAL_NUMBER,
     CONF_STATISTICS_SERIAL,
+    DEFAULT_CALORIFIC_VALUE,
     DOMAIN,
+    GAS_PUBLISHED_AFTER,
+    GAS_RETRY,
+    GAS_RETRY_MAX,
     HISTORY_RETRY,
     HISTORY_RETRY_MAX,
     LOGGER,
@@ -45,6 +50,8 @@ from .const import (
     STALE_REPAIR_AFTER,
     TARIFF_MAX_AGE,
     TARIFF_MIN_INTERVAL,
+    is_gas,
+    meter_point,
 )
 from .ledger import BUCKET, bucket_start, half_hours
 from .meter import HomeMiniData, MeterState, previous_month_start
@@ -64,6 +71,8 @@ STORAGE_DELAY = 60
 RETENTION_CODE = "KT-GB-4051"
 #: Below this a range refused for retention is not halved again.
 RETENTION_RETRY_MIN = timedelta(hours=3)
+#: A gas meter's coordinator wakes this often; it asks Kraken only when a row is due.
+GAS_TICK = timedelta(minutes=1)
 #: How long the "meter exchanged" notice stays up unless dismissed.
 EXCHANGE_NOTICE = timedelta(days=7)
 
@@ -81,8 +90,8 @@ class AccountLink:
     coordinators: list[HomeMiniCoordinator] = field(default_factory=list)
 
     def poll_interval(self) -> timedelta:
-        """30 s for one meter; stretched so the account's total stays the same."""
-        return POLL_INTERVAL * max(1, len(self.coordinators))
+        """30 s for one electricity meter; stretched so the account's total stays the same."""
+        return POLL_INTERVAL * max(1, sum(1 for c in self.coordinators if not c.gas))
 
 
 @dataclass
@@ -110,14 +119,18 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             LOGGER,
             config_entry=entry,
             name=f"{DOMAIN} {entry.title}",
-            update_interval=link.poll_interval(),
+            update_interval=GAS_TICK if is_gas(entry.data) else link.poll_interval(),
         )
         self.link = link
         self.client = link.client
         self._backoff = 0
         self._issues: set[str] = set()
         self.device_id: str = entry.data[CONF_DEVICE_ID]
-        self.meter = MeterState(dt_util.utcnow())
+        #: A gas meter reports each half hour once: it is asked only when a row is due.
+        self.gas = is_gas(entry.data)
+        self.meter = MeterState(dt_util.utcnow(), gas=self.gas)
+        self._gas_next_try = datetime.min.replace(tzinfo=dt_util.UTC)
+        self._gas_retry = GAS_RETRY
         self._store = self.store_for(hass, entry)
         self._statistics = StatisticsState()
         self._tariff_fetched: datetime | None = None
@@ -147,6 +160,10 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         first = previous_month_start(now, dt_util.get_default_time_zone())
         self.meter.ledger.mark_pending(first, bucket_start(now - ONLINE_MAX_AGE))
 
+    def normal_interval(self) -> timedelta:
+        """How often this meter is polled when all is well."""
+        return GAS_TICK if self.gas else self.link.poll_interval()
+
     async def _async_update_data(self) -> HomeMiniData:
         """Poll, mapping the client's errors to translated Home Assistant errors (one place)."""
         try:
@@ -173,12 +190,13 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             ) from err
         # Back to the normal interval one step per successful poll.
         self._backoff = max(0, self._backoff - 1)
-        self.update_interval = min(BACKOFF_MAX, self.link.poll_interval() * 2**self._backoff)
+        self.update_interval = min(BACKOFF_MAX, self.normal_interval() * 2**self._backoff)
         self._set_issue(ISSUE_MISSING, active=False)
         now = dt_util.utcnow()
         newest = data.newest
         self._note_online(data.is_online(now))
-        stale = newest is None or now - newest.read_at >= STALE_REPAIR_AFTER
+        quiet_for = data.online_within if self.gas else STALE_REPAIR_AFTER
+        stale = newest is None or now - newest.read_at >= quiet_for
         self._set_issue(ISSUE_NOT_REPORTING, active=stale)
         exchanged = self.meter.consumption.exchanged_at
         self._set_issue(
@@ -200,7 +218,7 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
     def _back_off(self, retry_after: float | None) -> float:
         """Seconds to the next poll when rate-limited: exponential, full jitter, ≤ 15 min."""
         self._backoff = min(self._backoff + 1, MAX_BACKOFF_STEPS)
-        ceiling = min(BACKOFF_MAX, self.link.poll_interval() * 2**self._backoff)
+        ceiling = min(BACKOFF_MAX, self.normal_interval() * 2**self._backoff)
         jitter = random.uniform(0, ceiling.total_seconds())  # noqa: S311 (not crypto)
         # Never sooner than a normal poll; the server's word wins when it gives one.
         return max(POLL_INTERVAL.total_seconds(), jitter, retry_after or 0)
@@ -228,9 +246,10 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
     async def _poll(self) -> HomeMiniData:
         async with self.link.poll_lock:
             now = dt_util.utcnow()
-            start, end = self.meter.live_window(now)
-            # Keep one request spare for a token renewal.
-            if self.link.budget.allows(2):
+            if self.gas:
+                await self._poll_gas(now)
+            elif self.link.budget.allows(2):  # one request spare for a token renewal
+                start, end = self.meter.live_window(now)
                 readings = await self.client.get_telemetry(
                     self.device_id, start, end, TelemetryGrouping.TEN_SECONDS
                 )
@@ -241,7 +260,32 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             await self._refresh_extras(now)
         await self._write_statistics(now)
         self._store.async_delay_save(self._stored, STORAGE_DELAY)
-        return self.meter.snapshot(now, dt_util.get_default_time_zone())
+        return self._snapshot(now)
+
+    def _snapshot(self, now: datetime) -> HomeMiniData:
+        """The entities' view, in Home Assistant's time zone now (it can change at runtime)."""
+        options = self.config_entry.options
+        calorific_value = Decimal(str(options.get(CONF_CALORIFIC_VALUE, DEFAULT_CALORIFIC_VALUE)))
+        return self.meter.snapshot(now, dt_util.get_default_time_zone(), calorific_value)
+
+    async def _poll_gas(self, now: datetime) -> None:
+        """The last two hours' half-hour rows, once the next row can be there."""
+        newest = self.meter.newest
+        expected = now if newest is None else newest.read_at + 2 * BUCKET + GAS_PUBLISHED_AFTER
+        if now < max(expected, self._gas_next_try) or not self._extra_allowed():
+            return
+        self.link.extras.record()
+        start, end = self.meter.gas_window(now)
+        rows = await self.client.get_telemetry(
+            self.device_id, start, end, TelemetryGrouping.HALF_HOURLY
+        )
+        self.meter.accept_rows(rows, start, end, now)
+        if self.meter.newest is not newest:
+            self._gas_retry = GAS_RETRY
+            self._gas_next_try = now
+        else:  # not published yet, or the Mini is quiet: ask less and less often
+            self._gas_next_try = now + self._gas_retry
+            self._gas_retry = min(GAS_RETRY_MAX, self._gas_retry * 2)
 
     def _stored(self) -> dict[str, Any]:
         return {
@@ -341,7 +385,7 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         self._tariff_fetched = now
         self.link.extras.record()
         tariffs = await self.client.get_tariffs(self.config_entry.data[CONF_ACCOUNT_NUMBER])
-        self.meter.tariff = tariffs.get(self.config_entry.data[CONF_MPAN])
+        self.meter.tariff = tariffs.get(meter_point(self.config_entry.data))
 
     async def _write_statistics(self, now: datetime) -> None:
         """Hours the ledger completed or changed go to the long-term statistics."""
@@ -361,8 +405,11 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             self.hass,
             state,
             self.meter.ledger,
-            self.config_entry.data.get(CONF_STATISTICS_SERIAL)
-            or self.config_entry.data[CONF_SERIAL_NUMBER],
+            statistics.statistic_prefix(
+                "gas" if self.gas else "electricity",
+                self.config_entry.data.get(CONF_STATISTICS_SERIAL)
+                or self.config_entry.data[CONF_SERIAL_NUMBER],
+            ),
             self.config_entry.title,
             self.meter.rate_at,
             state.unwritten_from,
@@ -382,4 +429,4 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         now = dt_util.utcnow()
         self.meter.reset_session(now)
         self._store.async_delay_save(self._stored, STORAGE_DELAY)
-        self.async_set_updated_data(self.meter.snapshot(now, dt_util.get_default_time_zone()))
+        self.async_set_updated_data(self._snapshot(now))

@@ -211,15 +211,21 @@ class Ledger:
         rows: Iterable[TelemetryReading],
         cost_of: Callable[[TelemetryReading], Decimal | None],
         now: datetime,
+        *,
+        missing_after: timedelta = FINAL_AFTER,
+        rows_whole: bool = False,
     ) -> None:
         """Kraken's HALF_HOURLY rows for [start, end): complete half hours become final.
 
-        A complete half hour without a row had no reading at all; the energy of such an
-        outage arrives in the next row, and is spread evenly over the outage's half hours.
+        A half hour still without a row ``missing_after`` its end had no reading at all; the
+        energy of such an outage arrives in the next row, and is spread evenly over the
+        outage's half hours. ``rows_whole``: a row is never partial (gas reports once).
         """
         by_start = {bucket_start(row.read_at): row for row in rows}
         for bucket_at in half_hours(start, end):
-            if bucket_at + BUCKET + FINAL_AFTER > now:
+            ended = bucket_at + BUCKET
+            known = bucket_at in by_start and (rows_whole or ended + FINAL_AFTER <= now)
+            if not known and ended + missing_after > now:
                 continue
             self.pending.discard(bucket_at)
             row = by_start.get(bucket_at)

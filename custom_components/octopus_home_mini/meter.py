@@ -11,7 +11,13 @@ import logging
 from typing import Any
 
 from .api import Tariff, TelemetryReading
-from .const import MAX_PLAUSIBLE_POWER_W, ONLINE_MAX_AGE, SAMPLE_BUFFER
+from .const import (
+    DEFAULT_CALORIFIC_VALUE,
+    GAS_ONLINE_MAX_AGE,
+    MAX_PLAUSIBLE_POWER_W,
+    ONLINE_MAX_AGE,
+    SAMPLE_BUFFER,
+)
 from .ledger import BUCKET, ZERO, Ledger, bucket_start
 from .tariff import unit_rate_pence
 
@@ -28,8 +34,10 @@ REGISTER_TOLERANCE_RATIO = Decimal("0.01")
 #: A register that disagrees but stays self-consistent this long is followed (meter exchange).
 FOLLOW_AFTER_READINGS = 30
 FOLLOW_AFTER = timedelta(minutes=5)
-#: The ledger keeps this month and last; older half hours only live on in the statistics.
+#: The last week's complete days give the typical day the projections use.
 DAYS_FOR_TYPICAL = 7
+#: A gas half hour with no row this long after it ended had none (the Mini was offline).
+GAS_MISSING_AFTER = timedelta(hours=1)
 
 type Bounds = Callable[[datetime, datetime], tuple[Decimal, Decimal] | None]
 
@@ -76,10 +84,14 @@ class HomeMiniData:
     #: Average cost of a whole day over the last week's complete days in the ledger.
     typical_day_cost_pence: Decimal | None
     time_zone: tzinfo
+    #: How old the newest reading may be while the meter counts as online.
+    online_within: timedelta = ONLINE_MAX_AGE
+    #: MJ/m³, for a gas register shown in m³ (the entry's option).
+    calorific_value: Decimal = DEFAULT_CALORIFIC_VALUE
 
     def is_online(self, now: datetime) -> bool:
         """Whether the newest sample is recent enough to call the Home Mini online."""
-        return self.newest is not None and now - self.newest.read_at < ONLINE_MAX_AGE
+        return self.newest is not None and now - self.newest.read_at < self.online_within
 
     def unit_rate_pence(self, now: datetime) -> Decimal | None:
         """The unit rate in force now."""
@@ -211,8 +223,9 @@ class Session:
 class MeterState:
     """Samples, the guarded registers and the ledger of one meter."""
 
-    def __init__(self, now: datetime) -> None:
-        """Start empty, with a session from ``now``."""
+    def __init__(self, now: datetime, *, gas: bool = False) -> None:
+        """Start empty, with a session from ``now``; a gas meter reports half hours."""
+        self.gas = gas
         self.samples: list[TelemetryReading] = []
         self.newest: TelemetryReading | None = None
         self.consumption = RegisterGuard("meter")
@@ -244,7 +257,29 @@ class MeterState:
             self.resume_after = None
         return current, now
 
+    def gas_window(self, now: datetime) -> tuple[datetime, datetime]:
+        """The HALF_HOURLY range for a gas poll: the last two hours (late rows come in too)."""
+        start = bucket_start(now) - 4 * BUCKET
+        if self.resume_after is not None:
+            if self.resume_after < start:
+                self.ledger.mark_pending(self.resume_after, start)
+            self.resume_after = None
+        return start, now
+
     # Readings ----------------------------------------------------------------------------
+
+    def accept_rows(
+        self, rows: list[TelemetryReading], start: datetime, end: datetime, now: datetime
+    ) -> None:
+        """A gas poll's half-hour rows: the ledger, then the register at each row's end."""
+        self.ledger.apply_rows(
+            start, end, rows, self.cost_pence, now, missing_after=GAS_MISSING_AFTER, rows_whole=True
+        )
+        for row in rows:
+            self.consumption.judge(row.read_at + BUCKET, row.consumption_wh, self._counted)
+            if self.newest is None or row.read_at > self.newest.read_at:
+                self.newest = row
+                self.samples_received += 1
 
     def accept(self, readings: list[TelemetryReading], window_start: datetime) -> None:
         """Take a poll's readings: buffer, registers, ledger (each reading once)."""
@@ -315,7 +350,9 @@ class MeterState:
 
     # Snapshot and storage ------------------------------------------------------------------
 
-    def snapshot(self, now: datetime, tz: tzinfo) -> HomeMiniData:
+    def snapshot(
+        self, now: datetime, tz: tzinfo, calorific_value: Decimal = DEFAULT_CALORIFIC_VALUE
+    ) -> HomeMiniData:
         """An immutable view for the entities, with every total derived from the ledger."""
         midnight = local_midnight(now, tz)
         first = month_start(now, tz)
@@ -337,6 +374,8 @@ class MeterState:
             month_started=first,
             typical_day_cost_pence=self._typical_day(midnight, tz),
             time_zone=tz,
+            online_within=GAS_ONLINE_MAX_AGE + BUCKET if self.gas else ONLINE_MAX_AGE,
+            calorific_value=calorific_value,
         )
 
     def _typical_day(self, midnight: datetime, tz: tzinfo) -> Decimal | None:

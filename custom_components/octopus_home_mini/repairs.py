@@ -19,16 +19,17 @@ from homeassistant.helpers import (
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
-from .api import KrakenError, SmartMeter
+from .api import Fuel, KrakenError, SmartMeter
 from .const import (
     CONF_ACCOUNT_NUMBER,
     CONF_DEVICE_ID,
     CONF_EXPORT_DEVICE_ID,
-    CONF_MPAN,
     CONF_SERIAL_NUMBER,
     CONF_STATISTICS_SERIAL,
     DOMAIN,
     LOGGER,
+    is_gas,
+    meter_point,
 )
 
 if TYPE_CHECKING:
@@ -79,11 +80,14 @@ async def async_look_for_replacement(
 async def _replacement(
     hass: HomeAssistant, entry: HomeMiniConfigEntry, link: AccountLink
 ) -> SmartMeter | None:
-    """Another import meter on the entry's MPAN, not set up yet, whose Home Mini reports."""
+    """Another meter on the entry's MPAN (or MPRN), not set up yet, whose Home Mini reports."""
     account = await link.client.get_account(entry.data[CONF_ACCOUNT_NUMBER])
     configured = {other.unique_id for other in hass.config_entries.async_entries(DOMAIN)}
-    for meter in account.smart_meters:
-        if meter.mpan != entry.data[CONF_MPAN] or meter.device_id in configured:
+    fuel = Fuel.GAS if is_gas(entry.data) else Fuel.ELECTRICITY
+    for meter in account.telemetry_meters:
+        if meter.fuel is not fuel or meter.meter_point != meter_point(entry.data):
+            continue
+        if meter.device_id in configured:
             continue
         if await link.client.get_latest_telemetry(meter.device_id) is not None:
             return meter

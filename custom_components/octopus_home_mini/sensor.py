@@ -15,12 +15,12 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import EntityCategory, UnitOfEnergy, UnitOfPower
+from homeassistant.const import EntityCategory, UnitOfEnergy, UnitOfPower, UnitOfVolume
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
-from .const import DEMAND_LEVELS, SAMPLE_WINDOW
+from .const import DEMAND_LEVELS, GAS_VOLUME_CORRECTION, SAMPLE_WINDOW
 from .coordinator import HomeMiniConfigEntry
 from .entity import HomeMiniEntity
 from .meter import HomeMiniData, next_local_midnight
@@ -33,6 +33,10 @@ PENCE_PER_POUND = Decimal(100)
 MONEY_QUANTUM = Decimal("0.00001")
 
 type StateType = Decimal | datetime | str | None
+
+ELECTRICITY = frozenset({"electricity"})
+GAS = frozenset({"gas"})
+BOTH = ELECTRICITY | GAS
 
 
 def demand_level(demand_w: Decimal | None) -> str | None:
@@ -57,6 +61,13 @@ def _price(pence: Decimal | None) -> Decimal | None:
 
 def _kwh(wh: Decimal | None) -> Decimal | None:
     return None if wh is None else wh / 1000
+
+
+def gas_volume_m3(energy_wh: Decimal | None, calorific_value: Decimal) -> Decimal | None:
+    """The gas register in m³: kWh x 3.6 / (volume correction x calorific value)."""
+    if energy_wh is None:
+        return None
+    return energy_wh / 1000 * Decimal("3.6") / (GAS_VOLUME_CORRECTION * calorific_value)
 
 
 def _demand(data: HomeMiniData) -> Decimal | None:
@@ -111,6 +122,8 @@ class HomeMiniSensorDescription(SensorEntityDescription):
     last_reset_fn: Callable[[HomeMiniData], datetime] | None = None
     #: Whether the value is live data that turns unavailable when the Mini is offline.
     needs_online: bool = False
+    #: The meters that have it: electricity, gas or both.
+    fuels: frozenset[str] = ELECTRICITY
 
 
 SENSORS: tuple[HomeMiniSensorDescription, ...] = (
@@ -127,11 +140,22 @@ SENSORS: tuple[HomeMiniSensorDescription, ...] = (
     HomeMiniSensorDescription(
         key="consumption",
         translation_key="consumption",
+        fuels=BOTH,
         device_class=SensorDeviceClass.ENERGY,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         state_class=SensorStateClass.TOTAL_INCREASING,
         suggested_display_precision=3,
         value_fn=lambda data, _: _kwh(data.consumption_wh),
+    ),
+    HomeMiniSensorDescription(
+        key="consumption_volume",
+        translation_key="consumption_volume",
+        device_class=SensorDeviceClass.GAS,
+        native_unit_of_measurement=UnitOfVolume.CUBIC_METERS,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=3,
+        fuels=GAS,
+        value_fn=lambda data, _: gas_volume_m3(data.consumption_wh, data.calorific_value),
     ),
     HomeMiniSensorDescription(
         key="export",
@@ -154,6 +178,7 @@ SENSORS: tuple[HomeMiniSensorDescription, ...] = (
     HomeMiniSensorDescription(
         key="last_reading",
         translation_key="last_reading",
+        fuels=BOTH,
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=lambda data, _: data.newest.read_at if data.newest else None,
@@ -161,6 +186,7 @@ SENSORS: tuple[HomeMiniSensorDescription, ...] = (
     HomeMiniSensorDescription(
         key="unit_rate",
         translation_key="unit_rate",
+        fuels=BOTH,
         native_unit_of_measurement=f"{CURRENCY}/{UnitOfEnergy.KILO_WATT_HOUR}",
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=4,
@@ -169,6 +195,7 @@ SENSORS: tuple[HomeMiniSensorDescription, ...] = (
     HomeMiniSensorDescription(
         key="standing_charge",
         translation_key="standing_charge",
+        fuels=BOTH,
         native_unit_of_measurement=f"{CURRENCY}/d",
         suggested_display_precision=4,
         value_fn=lambda data, _: pounds(data.tariff.standing_charge_pence) if data.tariff else None,
@@ -186,6 +213,7 @@ SENSORS: tuple[HomeMiniSensorDescription, ...] = (
     HomeMiniSensorDescription(
         key="cost_today",
         translation_key="cost_today",
+        fuels=BOTH,
         state_class=SensorStateClass.TOTAL,
         value_fn=lambda data, _: pounds(data.cost_today_pence),
         last_reset_fn=lambda data: data.day_started,
@@ -196,6 +224,7 @@ SENSORS: tuple[HomeMiniSensorDescription, ...] = (
     HomeMiniSensorDescription(
         key="consumption_today",
         translation_key="consumption_today",
+        fuels=BOTH,
         device_class=SensorDeviceClass.ENERGY,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         state_class=SensorStateClass.TOTAL,
@@ -238,7 +267,12 @@ async def async_setup_entry(
 ) -> None:
     """Add the meter's sensors."""
     coordinator = entry.runtime_data.coordinator
-    async_add_entities(HomeMiniSensor(coordinator, description) for description in SENSORS)
+    fuel = "gas" if coordinator.gas else "electricity"
+    async_add_entities(
+        HomeMiniSensor(coordinator, description)
+        for description in SENSORS
+        if fuel in description.fuels
+    )
 
 
 class HomeMiniSensor(HomeMiniEntity, SensorEntity):

@@ -38,10 +38,15 @@ KINDS: dict[str, tuple[str, str | None]] = {
 }
 
 
-def statistic_id(serial_number: str, kind: str) -> str:
-    """``octopus_home_mini:electricity_<serial>_<kind>`` (lower case, letters and digits)."""
+def statistic_prefix(fuel: str, serial_number: str) -> str:
+    """``electricity_<serial>`` or ``gas_<serial>`` (lower case, letters and digits)."""
     slug = re.sub(r"[^a-z0-9]+", "_", serial_number.lower()).strip("_")
-    return f"{DOMAIN}:electricity_{slug}_{kind}"
+    return f"{fuel}_{slug}"
+
+
+def statistic_id(prefix: str, kind: str) -> str:
+    """``octopus_home_mini:<prefix>_<kind>``, e.g. ``…:electricity_21e1234567_consumption``."""
+    return f"{DOMAIN}:{prefix}_{kind}"
 
 
 def hour_start(at: datetime) -> datetime:
@@ -130,7 +135,7 @@ async def async_write(
     hass: HomeAssistant,
     state: StatisticsState,
     ledger: Ledger,
-    serial_number: str,
+    prefix: str,
     name: str,
     rate: RateLookup,
     changed_from: datetime,
@@ -144,18 +149,20 @@ async def async_write(
     end = complete_hours(now)
     data_from = hour_start(min(held))
     if not state.written:
-        await _continue_earlier_install(hass, state, serial_number, earliest)
+        await _continue_earlier_install(hass, state, prefix, earliest)
     start = max(hour_start(changed_from), data_from)
     if start >= end:
         return None
     rows = hourly_rows(ledger, start, end, rate, state.base)
     for kind, (unit, unit_class) in KINDS.items():
+        if kind == "export" and prefix.startswith("gas"):
+            continue
         metadata = StatisticMetaData(
             mean_type=StatisticMeanType.NONE,
             has_sum=True,
             name=f"{name} {kind}",
             source=DOMAIN,
-            statistic_id=statistic_id(serial_number, kind),
+            statistic_id=statistic_id(prefix, kind),
             unit_class=unit_class,
             unit_of_measurement=unit,
         )
@@ -165,14 +172,14 @@ async def async_write(
 
 
 async def _continue_earlier_install(
-    hass: HomeAssistant, state: StatisticsState, serial_number: str, first_hour: datetime
+    hass: HomeAssistant, state: StatisticsState, prefix: str, first_hour: datetime
 ) -> None:
     """Sums continue from statistics an earlier install of this meter left, if all before ours."""
     for kind in KINDS:
         found = await get_instance(hass).async_add_executor_job(
-            get_last_statistics, hass, 1, statistic_id(serial_number, kind), False, {"sum"}
+            get_last_statistics, hass, 1, statistic_id(prefix, kind), False, {"sum"}
         )
-        rows = found.get(statistic_id(serial_number, kind), [])
+        rows = found.get(statistic_id(prefix, kind), [])
         if (
             rows
             and (last_sum := rows[0].get("sum")) is not None

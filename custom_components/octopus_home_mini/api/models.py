@@ -211,6 +211,11 @@ class Account:
                     )
         return tuple(found.values())
 
+    @property
+    def telemetry_meters(self) -> tuple[SmartMeter, ...]:
+        """Every meter a Home Mini could report: electricity imports, then gas."""
+        return (*self.smart_meters, *self.gas_smart_meters)
+
     def _export_device(self, import_meter: ElectricityMeter) -> str | None:
         """The export device of the same physical meter, from an EXPORT meter point."""
         for point in self.electricity_meter_points:
