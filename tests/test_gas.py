@@ -1,0 +1,213 @@
+"""Gas from the Home Mini: discovery, half-hourly polling, today's totals, statistics, budget."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.energy import data as energy_data, validate as energy_validate
+from homeassistant.components.recorder import Recorder, get_instance
+from homeassistant.components.recorder.statistics import statistics_during_period
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+)
+
+from custom_components.octopus_home_mini.const import (
+    CONF_ACCOUNT_NUMBER,
+    CONF_API_URL,
+    CONF_CALORIFIC_VALUE,
+    CONF_DEVICE_ID,
+    CONF_FUEL,
+    CONF_MPRN,
+    CONF_SERIAL_NUMBER,
+    DOMAIN,
+    SECTION_ADVANCED,
+)
+from custom_components.octopus_home_mini.sensor import gas_volume_m3
+from custom_components.octopus_home_mini.statistics import statistic_id, statistic_prefix
+from tests.common import advance, max_requests_in_any_hour, setup_entry
+from tests.simulator import DUAL, GASDUP, GASONLY, KrakenSimulator
+from tests.simulator.fixtures import Fixture
+
+type Sim = tuple[KrakenSimulator, str]
+MIDNIGHT = datetime(2026, 3, 14, tzinfo=UTC)  # GMT
+
+
+pytestmark = pytest.mark.usefixtures("london")
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(
+    recorder_mock: Recorder, enable_custom_integrations: None
+) -> None:
+    """The recorder starts before `hass`: gas statistics are checked too."""
+
+
+@pytest.fixture
+def sim_start() -> datetime:
+    """Just after midnight: a whole day of gas."""
+    return MIDNIGHT + timedelta(seconds=30)
+
+
+def gas_entry(url: str, fixture: Fixture) -> MockConfigEntry:
+    """A gas entry as the config flow makes it."""
+    point = fixture.gas[0]
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=f"Home Mini {point.serial}",
+        unique_id=point.device_id,
+        data={
+            "api_key": fixture.api_key,
+            CONF_ACCOUNT_NUMBER: fixture.account_number,
+            CONF_API_URL: url,
+            CONF_DEVICE_ID: point.device_id,
+            CONF_SERIAL_NUMBER: point.serial,
+            CONF_FUEL: "gas",
+            CONF_MPRN: point.mprn,
+        },
+    )
+
+
+async def submit(hass: HomeAssistant, url: str, fixture: Fixture) -> dict[str, Any]:
+    """Start the flow and enter the fixture's key and account."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    return await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            "api_key": fixture.api_key,
+            CONF_ACCOUNT_NUMBER: fixture.account_number,
+            SECTION_ADVANCED: {CONF_API_URL: url},
+        },
+    )
+
+
+async def test_dual_fuel_account_offers_both_meters(hass: HomeAssistant, frozen_sim: Sim) -> None:
+    """Electricity and gas are offered side by side; picking gas makes a gas entry."""
+    _, url = frozen_sim
+    result = await submit(hass, url, DUAL)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "meter"
+    options = result["data_schema"].schema[CONF_DEVICE_ID].config["options"]
+    labels = {option["value"]: option["label"] for option in options}
+    assert labels.keys() == {DUAL.device_ids[0], DUAL.gas[0].device_id}
+    assert labels[DUAL.gas[0].device_id].startswith("Gas · MPRN ")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_DEVICE_ID: DUAL.gas[0].device_id}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_FUEL] == "gas"
+    assert result["data"][CONF_MPRN] == DUAL.gas[0].mprn
+
+
+@pytest.mark.parametrize("fixture", [GASONLY, GASDUP], ids=["gas-only", "duplicate-records"])
+async def test_gas_only_accounts(hass: HomeAssistant, frozen_sim: Sim, fixture: Fixture) -> None:
+    """A gas-only account works; of several records on one meter point, the smart one is used."""
+    _, url = frozen_sim
+    result = await submit(hass, url, fixture)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].unique_id == fixture.gas[0].device_id
+    assert result["data"][CONF_FUEL] == "gas"
+
+
+async def test_a_day_of_gas(
+    hass: HomeAssistant,
+    frozen_sim: Sim,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Half a day beside an electricity meter: gas totals and hours equal the truth."""
+    asyncio.get_running_loop().set_debug(False)
+    sim, url = frozen_sim
+    await setup_entry(hass, url, DUAL)
+    entry = gas_entry(url, DUAL)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    device = DUAL.gas[0].device_id
+    prefix = f"sensor.home_mini_{DUAL.gas[0].serial.lower()}_"
+    assert hass.states.get(prefix + "demand") is None  # gas has no demand
+    for _ in range(12 * 120):  # through the morning heating
+        await advance(hass, freezer, 30)
+    now = dt_util.utcnow()
+    newest = entry.runtime_data.coordinator.data.newest
+    assert newest is not None
+    through = newest.read_at + timedelta(minutes=30)
+    assert now - through < timedelta(hours=1)  # a row at most an hour and a bit late
+    energy = Decimal(sim.true_energy_wh(device, MIDNIGHT, through))
+    cost = sim.true_cost_pence(device, MIDNIGHT, through)
+    assert abs(Decimal(hass.states.get(prefix + "consumption_today").state) * 1000 - energy) <= 1
+    assert abs(Decimal(hass.states.get(prefix + "cost_today").state) * 100 - cost) <= Decimal(
+        "0.01"
+    )
+    assert (
+        hass.states.get(f"binary_sensor.home_mini_{DUAL.gas[0].serial.lower()}_online").state
+        == "on"
+    )
+    gas_polls = [
+        r
+        for r in sim.requests
+        if r.grouping == "HALF_HOURLY" and r.at >= MIDNIGHT + timedelta(hours=2)
+    ]
+    assert len(gas_polls) / 10 <= 3  # gas adds at most three requests an hour
+    assert max_requests_in_any_hour(sim, DUAL.account_number) <= 125
+    # Every complete hour of the day in the long-term statistics.
+    await async_wait_recording_done(hass)
+    ident = statistic_id(statistic_prefix("gas", DUAL.gas[0].serial), "consumption")
+    rows = await get_instance(hass).async_add_executor_job(
+        statistics_during_period, hass, MIDNIGHT, through, {ident}, "hour", None, {"change"}
+    )
+    hours = {datetime.fromtimestamp(row["start"], UTC): row["change"] for row in rows[ident]}
+    hour = MIDNIGHT + timedelta(hours=1)
+    while hour + timedelta(hours=1) <= through - timedelta(hours=1):
+        truth = sim.true_energy_wh(device, hour, hour + timedelta(hours=1))
+        assert abs(Decimal(str(hours[hour])) * 1000 - truth) <= 1, hour
+        hour += timedelta(hours=1)
+    # The Energy panel accepts the gas statistic in its gas section.
+    assert await async_setup_component(hass, "energy", {})
+    manager = await energy_data.async_get_manager(hass)
+    cost_id = statistic_id(statistic_prefix("gas", DUAL.gas[0].serial), "cost")
+    gas_source = {
+        "type": "gas",
+        "stat_energy_from": ident,
+        "stat_cost": cost_id,
+        "entity_energy_price": None,
+        "number_energy_price": None,
+    }
+    await manager.async_update({"energy_sources": [gas_source]})
+    result = (await energy_validate.async_validate(hass)).as_dict()
+    assert result["energy_sources"] == [[]]
+
+
+def test_volume_from_the_calorific_value() -> None:
+    """kWh = m³ x 1.02264 x CV / 3.6, so 11.1 kWh at 39.5 MJ/m³ is about 0.989 m³."""
+    volume = gas_volume_m3(Decimal(11_100), Decimal("39.5"))
+    assert volume is not None
+    assert abs(volume - Decimal("0.98924")) < Decimal("0.00001")
+    assert gas_volume_m3(None, Decimal("39.5")) is None
+
+
+async def test_calorific_value_option(hass: HomeAssistant, frozen_sim: Sim) -> None:
+    """Only gas entries have options; the volume follows the value set."""
+    sim, url = frozen_sim
+    entry = gas_entry(url, GASONLY)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["step_id"] == "init"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_CALORIFIC_VALUE: 40.0}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_CALORIFIC_VALUE] == 40.0
+    electricity = await setup_entry(hass, url, DUAL)
+    assert entry.supports_options
+    assert not electricity.supports_options
+    assert sim.request_count() > 0
