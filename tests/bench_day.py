@@ -151,3 +151,50 @@ async def _gap_of_a_day(
         await advance(hass, freezer, 30)
     after = sim.requests[before:]
     return sum(1 for r in after if r.grouping == "HALF_HOURLY" or r.operation_name == "Tariff")
+
+
+async def test_bench_dual_fuel(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, socket_enabled: None
+) -> None:
+    """An electricity and a gas meter on one account, 24 h: the budget and electricity's data."""
+    from tests.simulator import DUAL  # noqa: PLC0415
+    from tests.test_gas import gas_entry  # noqa: PLC0415
+
+    asyncio.get_running_loop().set_debug(False)
+    freezer.move_to(MIDNIGHT + timedelta(seconds=30))
+    sim = KrakenSimulator()
+    async with run_simulator(sim) as url:
+        await hass.config.async_set_time_zone("Europe/London")
+        electricity = await setup_entry(hass, url, DUAL)
+        gas = gas_entry(url, DUAL)
+        gas.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(gas.entry_id)
+        coordinator: HomeMiniCoordinator = electricity.runtime_data.coordinator
+        first = coordinator.data.samples[0].read_at
+        age: list[float] = []
+        for _ in range(HOURS * 120):
+            await advance(hass, freezer, 30)
+            if (shown := coordinator.data.newest) is not None:
+                age.append((dt_util.utcnow() - shown.read_at).total_seconds())
+        newest = coordinator.data.newest
+        assert newest is not None
+        device = DUAL.device_ids[0]
+        expected = len(sim.samples(device, first, newest.read_at + timedelta(seconds=1)))
+        gas_requests = sum(
+            1
+            for r in sim.requests
+            if r.grouping == "HALF_HOURLY" and r.at > MIDNIGHT + timedelta(hours=8)
+        )
+        print()
+        for line in (
+            "dual fuel (one electricity + one gas meter on one account), 24 h:",
+            "  max requests in any sliding hour"
+            f" {max_requests_in_any_hour(sim, DUAL.account_number)}",
+            f"  HALF_HOURLY requests per hour, hours 8-24 (gas polls, backfill left)"
+            f" {gas_requests / 16:.1f}",
+            f"  electricity capture ratio {coordinator.samples_received / expected:.4f}"
+            f" ({coordinator.samples_received}/{expected})",
+            f"  electricity shown sample's age median {statistics.median(age):.0f} s"
+            f"  p95 {_percentile(age, 0.95):.0f} s",
+        ):
+            print("bench:", line)
