@@ -129,3 +129,44 @@ async def test_energy_validate_cost_setups(
     }
     result = await energy_validate(hass, hass_ws_client, grid)
     assert result["energy_sources"] == [[]]
+
+
+async def test_energy_validate_external_statistics(
+    hass: HomeAssistant, frozen_sim: tuple[KrakenSimulator, str], freezer: FrozenDateTimeFactory
+) -> None:
+    """The README's Energy panel table: the meter's external statistics validate clean."""
+    from homeassistant.components.energy import (  # noqa: PLC0415
+        data as energy_data,
+        validate as energy_validate,
+    )
+
+    from custom_components.octopus_home_mini.statistics import (  # noqa: PLC0415
+        statistic_id,
+        statistic_prefix,
+    )
+    from tests.simulator import SINGLE  # noqa: PLC0415
+
+    _, url = frozen_sim
+    await setup_entry(hass, url)
+    for _ in range(130):  # an hour completes and is written
+        await advance(hass, freezer, 30)
+    await async_wait_recording_done(hass)
+    prefix = statistic_prefix("electricity", SINGLE.serials[0])
+    assert await async_setup_component(hass, "energy", {})
+    manager = await energy_data.async_get_manager(hass)
+    grid = {
+        "type": "grid",
+        "flow_from": [
+            {
+                "stat_energy_from": statistic_id(prefix, "consumption"),
+                "stat_cost": statistic_id(prefix, "cost"),
+                "entity_energy_price": None,
+                "number_energy_price": None,
+            }
+        ],
+        "flow_to": [],
+        "cost_adjustment_day": 0,
+    }
+    await manager.async_update({"energy_sources": [grid]})
+    result = (await energy_validate.async_validate(hass)).as_dict()
+    assert result["energy_sources"] == [[]], result
