@@ -360,3 +360,48 @@ async def test_mini_outage_is_spread_over_its_hours(
     for got, truth in zip(shown, truths, strict=True):
         assert abs(got - truth) < outage / 2
     assert not ir.async_get(hass).issues  # the "not reporting" notice cleared itself
+
+
+def row(at: datetime, wh: int, cost: str | None = None) -> TelemetryReading:
+    """A HALF_HOURLY row for the half hour starting ``at``."""
+    return replace(reading(at, 0, wh, cost), consumption_wh=None)
+
+
+def test_rows_applied_again_change_nothing() -> None:
+    """An outage's row spread over its half hours stays the same however often it is applied."""
+    ledger = Ledger()
+    start = T0 - 6 * BUCKET
+    rows = [row(start, 100, "10"), row(start + 4 * BUCKET, 300, "30")]  # no rows for 3 half hours
+    now = T0 + timedelta(hours=1)
+    for window in (start, start + BUCKET, start + 2 * BUCKET, start):
+        ledger.apply_rows(
+            window,
+            T0,
+            [r for r in rows if r.read_at >= window],
+            lambda r: r.cost_delta_with_tax_pence,
+            now,
+        )
+        totals = ledger.totals(start, T0, lambda _: None)
+        assert totals.import_wh == 400
+        assert totals.cost_pence == 40
+    assert ledger.buckets[start + BUCKET].import_wh == 75  # 300 Wh over the outage's 4 half hours
+
+
+def test_pruning_keeps_the_session_and_prices() -> None:
+    """A month prune: the session's cost and the pruned energy's price are kept."""
+    meter = MeterState(T0 - timedelta(days=1))
+    meter.rates = {T0 - timedelta(days=1) + k * BUCKET: Decimal(20) for k in range(96)}
+    day_ago = T0 - timedelta(days=1)
+    unpriced = [replace(r, read_at=day_ago + (r.read_at - T0)) for r in readings(0, 360)]
+    meter.accept([replace(r, cost_delta_with_tax_pence=None) for r in unpriced], day_ago)
+    meter.accept(readings(0, 60), T0)
+    before = meter.session_cost()
+    dropped = meter.prune(T0)
+    assert meter.session_cost() == before
+    assert dropped.cost_pence == Decimal(360) / 1000 * 20
+    restored = MeterState(T0)
+    restored.restore(meter.as_store())
+    assert restored.session_cost() == before
+    quiet = MeterState(T0)
+    quiet.restore(meter.as_store())  # restarted, no reading yet: where to resume is kept
+    assert quiet.as_store()["counted_through"] == meter.as_store()["counted_through"]

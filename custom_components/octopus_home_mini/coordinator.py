@@ -69,6 +69,8 @@ STORAGE_VERSION = 1
 STORAGE_DELAY = 60
 #: Kraken's answer for a range that starts before the telemetry it keeps.
 RETENTION_CODE = "KT-GB-4051"
+#: A history range that fails this often (other than for retention) is given up.
+FILL_ATTEMPTS = 5
 #: Below this a range refused for retention is not halved again.
 RETENTION_RETRY_MIN = timedelta(hours=3)
 #: A gas meter's coordinator wakes this often; it asks Kraken only when a row is due.
@@ -137,6 +139,7 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         self._extras_retry_at = datetime.min.replace(tzinfo=dt_util.UTC)
         self._extras_failures = 0
         self._rates_tried: tuple[datetime, datetime] | None = None
+        self._fill_failures: dict[datetime, int] = {}
         self._mini_online: bool | None = None
 
     @staticmethod
@@ -151,14 +154,18 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
 
     async def _async_setup(self) -> None:
         """Continue the previous run's ledger, or start one with the history Kraken holds."""
+        now = dt_util.utcnow()
+        first = previous_month_start(now, dt_util.get_default_time_zone())
         if stored := await self._store.async_load():
             self.meter.restore(stored)
             self._statistics = StatisticsState.from_store(stored.get("statistics"))
             self.link.budget.restore(stored.get("requests", []))
-            return
-        now = dt_util.utcnow()
-        first = previous_month_start(now, dt_util.get_default_time_zone())
-        self.meter.ledger.mark_pending(first, bucket_start(now - ONLINE_MAX_AGE))
+            if stored.get("version") == 2:
+                return
+        # A new install (or one from before the ledger): the history Kraken holds.
+        self.meter.ledger.mark_pending(
+            first, self.meter.resume_after or bucket_start(now - ONLINE_MAX_AGE)
+        )
 
     def normal_interval(self) -> timedelta:
         """How often this meter is polled when all is well."""
@@ -254,6 +261,7 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
                     self.device_id, start, end, TelemetryGrouping.TEN_SECONDS
                 )
                 self.meter.accept(readings, start)
+                self.meter.covered(start, end)
             else:
                 LOGGER.debug("Skipping this poll: the account's hourly budget is spent")
             self.meter.ledger.seal(now)
@@ -332,12 +340,17 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             )
         except KrakenError as err:
             if err.code != RETENTION_CODE:
+                failures = self._fill_failures.get(start, 0) + 1
+                self._fill_failures[start] = failures
+                if failures >= FILL_ATTEMPTS:  # this range is refused for good: move on
+                    LOGGER.debug("Giving up on history %s to %s: %s", start, end, err)
+                    self.meter.ledger.drop_pending(start, end)
                 raise
             # Older than Kraken keeps: try the newer half of the range once, then stop there.
             half = bucket_start(start + (end - start) / 2)
             self.meter.ledger.give_up(half if end - start > RETENTION_RETRY_MIN else end)
             return
-        self.meter.ledger.apply_rows(start, end, rows, self.meter.cost_pence, now)
+        self.meter.apply_history(rows, start, end, now)
 
     def _unpriced_span(self, now: datetime) -> tuple[str, datetime, datetime] | None:
         """Half hours holding energy without a cost or a known rate (Agile's past days)."""
@@ -387,15 +400,18 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         tariffs = await self.client.get_tariffs(self.config_entry.data[CONF_ACCOUNT_NUMBER])
         self.meter.tariff = tariffs.get(meter_point(self.config_entry.data))
 
+    def _prune(self, now: datetime) -> None:
+        """The ledger keeps this month and last; what leaves it still counts in the sums."""
+        keep_from = previous_month_start(now, dt_util.get_default_time_zone())
+        if self.meter.ledger.buckets and min(self.meter.ledger.buckets) < keep_from:
+            self._statistics.add_pruned(self.meter.prune(keep_from))
+
     async def _write_statistics(self, now: datetime) -> None:
         """Hours the ledger completed or changed go to the long-term statistics."""
+        self._prune(now)
         if "recorder" not in self.hass.config.components:
             return
-        tz = dt_util.get_default_time_zone()
-        keep_from = previous_month_start(now, tz)
-        if self.meter.ledger.buckets and min(self.meter.ledger.buckets) < keep_from:
-            self._statistics.add_pruned(self.meter.ledger.prune(keep_from))
-            self.meter.rates = {at: r for at, r in self.meter.rates.items() if at >= keep_from}
+        keep_from = previous_month_start(now, dt_util.get_default_time_zone())
         state = self._statistics
         if (changed := self.meter.ledger.take_changes()) is not None:
             state.unwritten_from = min(state.unwritten_from or changed, changed)

@@ -19,8 +19,9 @@ from typing import Any
 from .api import TelemetryReading
 
 BUCKET = timedelta(minutes=30)
-#: A HALF_HOURLY row is final once its half hour ended this long ago (Kraken publishes late).
-FINAL_AFTER = timedelta(minutes=3)
+#: A HALF_HOURLY row is final once its half hour ended this long ago (Kraken publishes late,
+#: occasionally by minutes).
+FINAL_AFTER = timedelta(minutes=10)
 #: Readings of a bucket stay individually known this long after it ends (late arrivals).
 SEAL_AFTER = timedelta(minutes=10)
 #: A reading further than this from the one before spans a Mini outage (its delta covers it).
@@ -59,6 +60,8 @@ class Bucket:
     final: bool = False
     #: Kraken has no reading at all for this half hour (the Mini was offline).
     empty: bool = False
+    #: A final bucket's own HALF_HOURLY row: (Wh, priced pence, unpriced Wh), before spreading.
+    row: tuple[Decimal, Decimal, Decimal] | None = None
     #: Provisional portions by reading time: (Wh, pence or None). None once sealed.
     portions: dict[datetime, tuple[Decimal, Decimal | None]] | None = field(default_factory=dict)
 
@@ -113,6 +116,8 @@ class Ledger:
         #: The buckets' starts in order, for range sums without sorting.
         self._starts: list[datetime] = []
         self.pending: set[datetime] = set()
+        #: The export register at the end of the newest half hour pruned away.
+        self.export_anchor: Decimal | None = None
         #: Earliest bucket changed since the statistics last took the changes.
         self.changed_from: datetime | None = None
 
@@ -138,7 +143,7 @@ class Ledger:
         for index in range(bisect_left(starts, start) - 1, -1, -1):
             if (value := self.buckets[starts[index]].export_end_wh) is not None:
                 return value
-        return None
+        return self.export_anchor
 
     def add_reading(
         self, reading: TelemetryReading, cost: Decimal | None, since: datetime | None = None
@@ -200,6 +205,10 @@ class Ledger:
         end = newest + BUCKET
         return max(min(self.pending), end - BUCKET * max_buckets), end
 
+    def drop_pending(self, start: datetime, end: datetime) -> None:
+        """Stop asking for [start, end)."""
+        self.pending = {b for b in self.pending if not start <= b < end}
+
     def give_up(self, before: datetime) -> None:
         """Kraken no longer holds the half hours before ``before``: stop asking for them."""
         self.pending = {b for b in self.pending if b >= before}
@@ -214,12 +223,14 @@ class Ledger:
         *,
         missing_after: timedelta = FINAL_AFTER,
         rows_whole: bool = False,
+        only_pending: bool = False,
     ) -> None:
         """Kraken's HALF_HOURLY rows for [start, end): complete half hours become final.
 
         A half hour still without a row ``missing_after`` its end had no reading at all; the
         energy of such an outage arrives in the next row, and is spread evenly over the
         outage's half hours. ``rows_whole``: a row is never partial (gas reports once).
+        ``only_pending``: leave half hours that live readings already cover alone.
         """
         by_start = {bucket_start(row.read_at): row for row in rows}
         for bucket_at in half_hours(start, end):
@@ -227,57 +238,76 @@ class Ledger:
             known = bucket_at in by_start and (rows_whole or ended + FINAL_AFTER <= now)
             if not known and ended + missing_after > now:
                 continue
+            if only_pending and bucket_at not in self.pending:
+                continue
             self.pending.discard(bucket_at)
             row = by_start.get(bucket_at)
             bucket = self._touch(bucket_at)
             bucket.portions = None
             bucket.final = True
             bucket.empty = row is None
-            bucket.import_wh = bucket.cost_pence = bucket.unpriced_wh = ZERO
             bucket.export_end_wh = bucket.export_end_at = None
+            bucket.row = None
             if row is None:
                 continue
             wh = row.consumption_delta_wh or ZERO
             cost = cost_of(row)
-            bucket.import_wh = wh
-            if cost is None:
-                bucket.unpriced_wh = wh
-            else:
-                bucket.cost_pence = cost
+            bucket.row = (wh, ZERO, wh) if cost is None else (wh, cost, ZERO)
             if row.export_wh is not None:
                 bucket.export_end_wh = row.export_wh
                 bucket.export_end_at = bucket_at + BUCKET - timedelta(seconds=10)
-            self._spread_over_outage(bucket_at)
+        self._spread_outages(start, end)
 
-    def _spread_over_outage(self, row_at: datetime) -> None:
-        """Share a row's energy with the empty half hours just before it (one outage)."""
-        run: list[Bucket] = []
-        cursor = row_at - BUCKET
-        while (bucket := self.buckets.get(cursor)) is not None and bucket.empty:
-            run.append(bucket)
-            cursor -= BUCKET
-        before = self.buckets.get(cursor)
-        if not run or before is None or not before.final:
-            return  # no outage, or one whose start Kraken does not show
-        row = self.buckets[row_at]
-        share = Decimal(1) / (len(run) + 1)
-        for bucket in run:
-            bucket.import_wh = row.import_wh * share
-            bucket.cost_pence = row.cost_pence * share
-            bucket.unpriced_wh = row.unpriced_wh * share
-            bucket.empty = False
-        row.import_wh -= row.import_wh * share * len(run)
-        row.cost_pence -= row.cost_pence * share * len(run)
-        row.unpriced_wh -= row.unpriced_wh * share * len(run)
+    def _spread_outages(self, start: datetime, end: datetime) -> None:
+        """Rebuild [start, end) from the rows: a row after half hours without one is shared.
+
+        Recomputed from the rows each time, so applying the same rows again changes nothing.
+        """
+        cursor = bucket_start(start)
+        while (earlier := self.buckets.get(cursor - BUCKET)) is not None and earlier.empty:
+            cursor -= BUCKET  # an outage that began before the range
+        run: list[datetime] = []
+        for at, bucket in self._range(cursor, end + BUCKET * 48):
+            if not bucket.final:  # live readings: an outage before them stays unshared
+                for part in run:
+                    self._clear(part)
+                run = []
+                if at >= end:
+                    break
+                continue
+            if bucket.empty:
+                run.append(at)
+                continue
+            before = self.buckets.get((run[0] if run else at) - BUCKET)
+            bounded = bool(run) and before is not None and before.final and not before.empty
+            spread = [*run, at] if bounded and run[-1] + BUCKET == at else [at]
+            wh, cost, unpriced = bucket.row or (ZERO, ZERO, ZERO)
+            share = Decimal(1) / len(spread)
+            for part in spread:
+                target = self._touch(part)
+                target.import_wh, target.cost_pence = wh * share, cost * share
+                target.unpriced_wh = unpriced * share
+            for part in run if len(spread) == 1 else []:
+                self._clear(part)
+            run = []
+            if at >= end:
+                break
+        for part in run:
+            self._clear(part)
+
+    def _clear(self, at: datetime) -> None:
+        bucket = self._touch(at)
+        bucket.import_wh = bucket.cost_pence = bucket.unpriced_wh = ZERO
 
     def seal(self, now: datetime) -> None:
         """Forget the individual readings of half hours that ended a while ago."""
         for _, bucket in self._range(datetime.min.replace(tzinfo=UTC), now - BUCKET - SEAL_AFTER):
             bucket.portions = None
 
-    def prune(self, keep_from: datetime) -> Totals:
+    def prune(self, keep_from: datetime, rate: RateLookup) -> Totals:
         """Drop half hours before ``keep_from``; returns what they held (for running sums)."""
-        dropped = self.totals(datetime.min.replace(tzinfo=UTC), keep_from, lambda _: None)
+        dropped = self.totals(datetime.min.replace(tzinfo=UTC), keep_from, rate)
+        self.export_anchor = self._export_before(keep_from)
         cut = bisect_left(self._starts, keep_from)
         for start in self._starts[:cut]:
             del self.buckets[start]
@@ -377,6 +407,7 @@ class Ledger:
                     None if b.export_end_wh is None else str(b.export_end_wh),
                     None if b.export_end_at is None else b.export_end_at.isoformat(),
                     int(b.final) | int(b.empty) << 1,
+                    None if b.row is None else [str(v) for v in b.row],
                     None
                     if b.portions is None
                     else [
@@ -389,13 +420,14 @@ class Ledger:
                 )
             ],
             "pending": sorted(b.isoformat() for b in self.pending),
+            "export_anchor": None if self.export_anchor is None else str(self.export_anchor),
         }
 
     @classmethod
     def from_store(cls, data: dict[str, Any]) -> Ledger:
         """Back from :meth:`as_store`."""
         ledger = cls()
-        for at, wh, cost, unpriced, export, export_at, flags, portions in data["buckets"]:
+        for at, wh, cost, unpriced, export, export_at, flags, row, portions in data["buckets"]:
             ledger.buckets[datetime.fromisoformat(at)] = Bucket(
                 import_wh=Decimal(wh),
                 cost_pence=Decimal(cost),
@@ -404,6 +436,7 @@ class Ledger:
                 export_end_at=None if export_at is None else datetime.fromisoformat(export_at),
                 final=bool(flags & 1),
                 empty=bool(flags & 2),
+                row=None if row is None else (Decimal(row[0]), Decimal(row[1]), Decimal(row[2])),
                 portions=None
                 if portions is None
                 else {
@@ -413,4 +446,6 @@ class Ledger:
             )
         ledger._starts = sorted(ledger.buckets)
         ledger.pending = {datetime.fromisoformat(b) for b in data.get("pending", [])}
+        if (anchor := data.get("export_anchor")) is not None:
+            ledger.export_anchor = Decimal(anchor)
         return ledger

@@ -18,7 +18,7 @@ from .const import (
     ONLINE_MAX_AGE,
     SAMPLE_BUFFER,
 )
-from .ledger import BUCKET, ZERO, Ledger, bucket_start
+from .ledger import BUCKET, ZERO, Ledger, Totals, bucket_start
 from .tariff import unit_rate_pence
 
 _LOGGER = logging.getLogger(__package__)
@@ -216,8 +216,11 @@ class Session:
     #: What the start's own half hour held up to the press: (priced pence, unpriced Wh).
     offset_pence: Decimal = ZERO
     offset_unpriced_wh: Decimal = ZERO
-    #: Cost carried over from storage written before the ledger existed.
+    #: Cost carried over (from before the ledger existed, or from half hours pruned away).
     carried_pence: Decimal = ZERO
+    #: The start's half hour was never seen reading by reading (an upgrade from the format
+    #: before the ledger): its share before the start is taken in proportion to time.
+    offset_by_time: bool = False
 
 
 class MeterState:
@@ -237,6 +240,8 @@ class MeterState:
         self.session = Session(started=now, counts_from=now)
         #: Newest reading time counted before a restart (the gap after it is filled).
         self.resume_after: datetime | None = None
+        #: Live windows have been read without a break up to here (this run).
+        self.covered_until: datetime | None = None
         self.samples_received = 0
         self._typical: tuple[tuple[Any, ...], Decimal | None] | None = None
 
@@ -252,19 +257,44 @@ class MeterState:
         current = bucket_start(now - ONLINE_MAX_AGE)
         if newest is not None and newest >= min(current, now - MAX_LIVE_WINDOW):
             return newest - OVERLAP, now
-        if newest is not None:
-            self.ledger.mark_pending(newest, current)
-            self.resume_after = None
+        # Only what no live window covered is missing: a quiet Mini needs no history request.
+        missing_from = max(newest, self.covered_until or newest) if newest else None
+        if missing_from is not None and missing_from < current:
+            self.ledger.mark_pending(missing_from, current)
+        self.resume_after = None
         return current, now
+
+    def covered(self, start: datetime, end: datetime) -> None:
+        """A live window was read: Kraken holds nothing more for [start, end)."""
+        if self.covered_until is None or start <= self.covered_until:
+            self.covered_until = end
 
     def gas_window(self, now: datetime) -> tuple[datetime, datetime]:
         """The HALF_HOURLY range for a gas poll: the last two hours (late rows come in too)."""
         start = bucket_start(now) - 4 * BUCKET
-        if self.resume_after is not None:
-            if self.resume_after < start:
-                self.ledger.mark_pending(self.resume_after, start)
-            self.resume_after = None
+        newest = self.newest.read_at + BUCKET if self.newest else self.resume_after
+        if newest is not None and newest < start:
+            self.ledger.mark_pending(newest, start)  # downtime, or polls held back
+        self.resume_after = None
         return start, now
+
+    def apply_history(
+        self, rows: list[TelemetryReading], start: datetime, end: datetime, now: datetime
+    ) -> None:
+        """HALF_HOURLY rows filling pending half hours (never ones live readings cover)."""
+        if self.gas:
+            self.ledger.apply_rows(
+                start,
+                end,
+                rows,
+                self.cost_pence,
+                now,
+                missing_after=GAS_MISSING_AFTER,
+                rows_whole=True,
+                only_pending=True,
+            )
+        else:
+            self.ledger.apply_rows(start, end, rows, self.cost_pence, now, only_pending=True)
 
     # Readings ----------------------------------------------------------------------------
 
@@ -322,6 +352,8 @@ class MeterState:
         """The unit rate of the half hour starting ``at``: never another half hour's."""
         if at in self.rates:
             return self.rates[at]
+        if self.tariff and self.tariff.valid_from and at < self.tariff.valid_from:
+            return None  # an earlier agreement: its rates are not known here
         # Agile's GraphQL rates cover only recent days; fixed rates price every half hour alike.
         return unit_rate_pence(self.tariff, at)
 
@@ -332,18 +364,32 @@ class MeterState:
             started=now, counts_from=now, offset_pence=cost, offset_unpriced_wh=unpriced
         )
 
+    def prune(self, keep_from: datetime) -> Totals:
+        """Keep this month and last; a session that began earlier keeps its cost so far."""
+        session = self.session
+        if bucket_start(session.counts_from) < keep_from:
+            before = self.session_cost()
+            self.session = Session(started=session.started, counts_from=keep_from)
+            self.session.carried_pence = before - self.session_cost()
+        dropped = self.ledger.prune(keep_from, self.rate_at)
+        self.rates = {at: rate for at, rate in self.rates.items() if at >= keep_from}
+        return dropped
+
     def session_cost(self) -> Decimal:
         """The session's cost so far, in pence."""
         session = self.session
         start = bucket_start(session.counts_from)
         bucket = self.ledger.buckets.get(start)
-        if bucket is not None and bucket.portions is not None:
+        if bucket is not None and bucket.portions is not None and not session.offset_by_time:
             # Readings of the start's half hour may still arrive: keep the split current.
             _, session.offset_pence, session.offset_unpriced_wh = self.ledger.portion_before(
                 session.counts_from
             )
         totals = self.ledger.totals(start, datetime.max.replace(tzinfo=start.tzinfo), self.rate_at)
         offset = session.offset_pence
+        if session.offset_by_time and bucket is not None:
+            share = Decimal((session.counts_from - start).total_seconds()) / 1800
+            offset = (bucket.cost(self.rate_at(start)) or bucket.cost_pence) * share
         if session.offset_unpriced_wh and (rate := self.rate_at(start)) is not None:
             offset += session.offset_unpriced_wh / 1000 * rate
         return max(ZERO, totals.cost_pence - offset) + session.carried_pence
@@ -409,6 +455,8 @@ class MeterState:
 
     def as_store(self) -> dict[str, Any]:
         """What survives a restart."""
+        # Until a reading arrives, where the previous run stopped is still where to resume.
+        counted = self.newest.read_at if self.newest else self.resume_after
         return {
             "version": 2,
             "ledger": self.ledger.as_store(),
@@ -420,9 +468,10 @@ class MeterState:
                 "offset_pence": str(self.session.offset_pence),
                 "offset_unpriced_wh": str(self.session.offset_unpriced_wh),
                 "carried_pence": str(self.session.carried_pence),
+                "offset_by_time": self.session.offset_by_time,
             },
             "rates": {at.isoformat(): str(rate) for at, rate in self.rates.items()},
-            "counted_through": self.newest.read_at.isoformat() if self.newest else None,
+            "counted_through": None if counted is None else counted.isoformat(),
         }
 
     def restore(self, stored: dict[str, Any]) -> None:
@@ -441,6 +490,7 @@ class MeterState:
             offset_pence=Decimal(session["offset_pence"]),
             offset_unpriced_wh=Decimal(session["offset_unpriced_wh"]),
             carried_pence=Decimal(session["carried_pence"]),
+            offset_by_time=bool(session.get("offset_by_time")),
         )
         self.rates = {datetime.fromisoformat(k): Decimal(v) for k, v in stored["rates"].items()}
         if stored.get("counted_through"):
@@ -449,15 +499,16 @@ class MeterState:
     def _restore_v1(self, stored: dict[str, Any]) -> None:
         """The format before the ledger: a running session total and the register floor.
 
-        The session's total is carried, and the ledger counts on from the next half hour.
+        The session's total is carried; the ledger counts on from where it stopped.
         """
         old = stored.get("session") or {}
         through = old.get("through")
         if through and old.get("started"):
             self.session = Session(
                 started=datetime.fromisoformat(old["started"]),
-                counts_from=bucket_start(datetime.fromisoformat(through)) + BUCKET,
+                counts_from=datetime.fromisoformat(through),
                 carried_pence=Decimal(old.get("value", "0")),
+                offset_by_time=True,
             )
         if stored.get("register_wh") and stored.get("register_at"):
             self.consumption.accepted_at = datetime.fromisoformat(stored["register_at"])

@@ -19,7 +19,7 @@ from homeassistant.components.recorder.models import (
 )
 from homeassistant.components.recorder.statistics import (
     async_add_external_statistics,
-    get_last_statistics,
+    statistics_during_period,
 )
 from homeassistant.const import UnitOfEnergy
 from homeassistant.core import HomeAssistant
@@ -29,6 +29,8 @@ from .const import DOMAIN
 from .ledger import FINAL_AFTER, ZERO, HourTotals, Ledger, RateLookup, Totals
 
 HOUR = timedelta(hours=1)
+#: How far before our first hour an earlier install's last sum is looked for.
+EARLIER_INSTALL_LOOKBACK = timedelta(days=62)
 CURRENCY = "GBP"
 #: The quantities written, with their unit and unit class.
 KINDS: dict[str, tuple[str, str | None]] = {
@@ -150,6 +152,7 @@ async def async_write(
     data_from = hour_start(min(held))
     if not state.written:
         await _continue_earlier_install(hass, state, prefix, earliest)
+        state.written = True  # looked up once, whatever is written now
     start = max(hour_start(changed_from), data_from)
     if start >= end:
         return None
@@ -174,15 +177,19 @@ async def async_write(
 async def _continue_earlier_install(
     hass: HomeAssistant, state: StatisticsState, prefix: str, first_hour: datetime
 ) -> None:
-    """Sums continue from statistics an earlier install of this meter left, if all before ours."""
+    """Sums continue from the last hour an earlier install of this meter wrote before ours."""
     for kind in KINDS:
+        ident = statistic_id(prefix, kind)
         found = await get_instance(hass).async_add_executor_job(
-            get_last_statistics, hass, 1, statistic_id(prefix, kind), False, {"sum"}
+            statistics_during_period,
+            hass,
+            first_hour - EARLIER_INSTALL_LOOKBACK,
+            first_hour,
+            {ident},
+            "hour",
+            None,
+            {"sum"},
         )
-        rows = found.get(statistic_id(prefix, kind), [])
-        if (
-            rows
-            and (last_sum := rows[0].get("sum")) is not None
-            and datetime.fromtimestamp(rows[0]["start"], first_hour.tzinfo) < first_hour
-        ):
+        rows = found.get(ident, [])
+        if rows and (last_sum := rows[-1].get("sum")) is not None:
             state.base[kind] = state.base.get(kind, ZERO) + Decimal(str(last_sum))
