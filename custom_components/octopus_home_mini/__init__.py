@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from homeassistant.const import CONF_API_KEY, Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
 from .api import KrakenClient
 from .budget import RequestBudget
+from .card import async_register_card
 from .const import (
     ACCOUNT_REQUESTS_PER_HOUR,
     CONF_ACCOUNT_NUMBER,
@@ -23,11 +26,23 @@ from .coordinator import (
     HomeMiniCoordinator,
     HomeMiniRuntimeData,
 )
+from .websocket_api import async_register_commands
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.BUTTON, Platform.SENSOR]
 
 #: The accounts with a loaded meter, by (API URL, account number, API key).
 ACCOUNTS: HassKey[dict[tuple[str, str, str], AccountLink]] = HassKey(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Once per Home Assistant: the Live card's feed, and the card where there is a frontend."""
+    async_register_commands(hass)
+    # `frontend` is an after-dependency: loaded before us whenever it is loaded at all.
+    if "frontend" in hass.config.components:
+        await async_register_card(hass)
+    return True
 
 
 def _account_key(entry: HomeMiniConfigEntry) -> tuple[str, str, str]:

@@ -20,8 +20,10 @@ DEFAULT_API_URL: Final = "https://api.octopus.energy"
 
 #: The Home Mini uploads every 10 s and Kraken publishes about every 30 s.
 POLL_INTERVAL: Final = timedelta(seconds=30)
-#: How much history the first poll asks for, and how long the `samples` attribute reaches back.
+#: How much history the first poll asks for.
 SAMPLE_WINDOW: Final = timedelta(minutes=5)
+#: How long the 10-second samples are held in memory: the Live card's longest window.
+SAMPLE_BUFFER: Final = timedelta(minutes=30)
 #: The most a single poll asks for (360 ten-second rows); longer gaps take several polls.
 MAX_FETCH_WINDOW: Final = timedelta(hours=1)
 #: How far back an outage is caught up at most.

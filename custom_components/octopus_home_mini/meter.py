@@ -15,6 +15,7 @@ from .const import (
     MAX_FETCH_WINDOW,
     MAX_PLAUSIBLE_POWER_W,
     ONLINE_MAX_AGE,
+    SAMPLE_BUFFER,
     SAMPLE_WINDOW,
 )
 from .tariff import unit_rate_pence
@@ -143,7 +144,7 @@ class MeterState:
             self._count(reading)
         self.roll_day(now)
         if self.newest is not None:
-            while self.newest.read_at - self.samples[0].read_at >= SAMPLE_WINDOW:
+            while self.newest.read_at - self.samples[0].read_at >= SAMPLE_BUFFER:
                 self.samples.popleft()
 
     def cost_pence(self, reading: TelemetryReading) -> Decimal | None:

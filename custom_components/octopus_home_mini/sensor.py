@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -237,7 +236,6 @@ class HomeMiniSensor(HomeMiniEntity, SensorEntity):
     """A sensor backed by the meter's coordinator."""
 
     entity_description: HomeMiniSensorDescription
-    _unrecorded_attributes = frozenset({"samples"})
 
     @property
     def available(self) -> bool:
@@ -259,16 +257,3 @@ class HomeMiniSensor(HomeMiniEntity, SensorEntity):
         if self.entity_description.last_reset_fn is None:
             return None
         return self.entity_description.last_reset_fn(self.coordinator.data)
-
-    @property
-    def extra_state_attributes(self) -> dict[str, Any] | None:
-        """The last five minutes of 10-s demand samples, for charts (not recorded)."""
-        if self.entity_description.key != "demand":
-            return None
-        return {
-            "samples": [
-                [sample.read_at.isoformat(), float(sample.demand_w)]
-                for sample in self.coordinator.data.samples
-                if sample.demand_w is not None
-            ]
-        }
