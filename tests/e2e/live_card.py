@@ -58,6 +58,7 @@ class Dashboard:
     ids: dict[str, str]
     title: str
     artifacts: Path
+    workdir: Path
 
     @property
     def url(self) -> str:
@@ -94,6 +95,15 @@ async def open_dashboard(browser: Browser, dash: Dashboard, **options: Any) -> P
         browser, dash.api.base_url, dash.tokens, clock_ahead=CLOCK_AHEAD, **options
     )
     page = await context.new_page()
+    log = dash.workdir / "browser.log"  # kept in .artifacts/e2e/ with the other logs
+
+    def keep(line: str) -> None:
+        with log.open("a") as out:
+            out.write(f"{datetime.now(LONDON):%H:%M:%S.%f} {line}\n")
+
+    page.on("console", lambda message: keep(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: keep(f"page error: {error}"))
+    page.on("requestfailed", lambda request: keep(f"request failed: {request.url}"))
     await page.goto(dash.url)
     await expect(page.locator("hui-gauge-card")).to_contain_text("Demand")
     await expect(page.locator("hui-entities-card .card-header")).to_have_text(dash.title)

@@ -237,7 +237,7 @@ async def _scenario(
     await drop_failed_extras(api)
 
     executable = _chromium()
-    dash = Dashboard(api, tokens, path, ids, entry["title"], ARTIFACTS)
+    dash = Dashboard(api, tokens, path, ids, entry["title"], ARTIFACTS, workdir)
 
     async def stop_mini() -> None:
         # Late enough that the session (started at setup) has a sample to count.

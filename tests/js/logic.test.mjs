@@ -1,4 +1,4 @@
-// The Live card's logic under Node's own test runner: `node --test tests/js/`.
+// The Live card's logic under Node's own test runner: `node --test tests/js/*.test.mjs`.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
