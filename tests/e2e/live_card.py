@@ -12,6 +12,7 @@ live: the test checks that before the Mini stops.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +23,7 @@ import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from playwright.async_api import Browser, Locator, Page, expect
+from playwright.async_api import Browser, Locator, Page, Route, expect
 
 from custom_components.octopus_home_mini.const import DEMAND_LEVELS
 from tests.e2e.harness import HassApi, Tokens, logged_in, until
@@ -44,6 +45,25 @@ BAND_COLOURS = {
 EXPORT_COLOUR = "#8e24aa"
 
 expect.set_options(timeout=30_000)
+
+#: Why a card is missing: is the element defined, did its files load, what do error cards say.
+DIAGNOSE_JS = """() => {
+  const errors = [];
+  const walk = (root) => {
+    for (const el of root.querySelectorAll("*")) {
+      if (el.localName.startsWith("hui-error")) errors.push(el.shadowRoot?.textContent ?? "");
+      if (el.shadowRoot) walk(el.shadowRoot);
+    }
+  };
+  walk(document);
+  return {
+    defined: Boolean(customElements.get("octopus-home-mini-card")),
+    pickerEntries: (window.customCards || []).map((card) => card.type),
+    files: performance.getEntriesByType("resource").filter((e) => e.name.includes("octopus"))
+      .map((e) => [e.name, e.responseStatus, Math.round(e.startTime), Math.round(e.duration)]),
+    errorCards: errors.map((text) => text.replace(/\\s+/g, " ").trim()),
+  };
+}"""
 
 type Truth = Callable[[datetime], Awaitable[dict[str, Any]]]
 
@@ -89,11 +109,24 @@ async def bars(card: Locator) -> list[list[float]]:
     return result
 
 
-async def open_dashboard(browser: Browser, dash: Dashboard, **options: Any) -> Page:
-    """The dashboard, with every card the steps assert on rendered (not "Loading…")."""
+async def open_dashboard(
+    browser: Browser, dash: Dashboard, *, slow_app: bool = False, **options: Any
+) -> Page:
+    """The dashboard, with every card the steps assert on rendered (not "Loading…").
+
+    `slow_app` holds back Home Assistant's app bundle for 2 s, so the card's module loads
+    first (as it may from a warm cache): the card must still be defined where the app sees it.
+    """
     context = await logged_in(
         browser, dash.api.base_url, dash.tokens, clock_ahead=CLOCK_AHEAD, **options
     )
+    if slow_app:
+
+        async def later(route: Route) -> None:
+            await asyncio.sleep(2)
+            await route.continue_()
+
+        await context.route(re.compile(r"/frontend_latest/app\.\w+\.js$"), later)
     page = await context.new_page()
     log = dash.workdir / "browser.log"  # kept in .artifacts/e2e/ with the other logs
 
@@ -108,7 +141,10 @@ async def open_dashboard(browser: Browser, dash: Dashboard, **options: Any) -> P
     await expect(page.locator("hui-gauge-card")).to_contain_text("Demand")
     await expect(page.locator("hui-entities-card .card-header")).to_have_text(dash.title)
     await expect(page.locator("hui-history-graph-card")).to_contain_text("Demand, last hour")
-    await expect(page.locator(f"{CARD} rect.bar").first).to_be_attached()
+    try:
+        await expect(page.locator(f"{CARD} rect.bar").first).to_be_attached()
+    except AssertionError as err:
+        raise AssertionError(f"no Live card: {await page.evaluate(DIAGNOSE_JS)}") from err
     return page
 
 
@@ -155,7 +191,7 @@ async def live_card(
     await page.context.close()
 
     # Dark theme, on a 360-px phone: the card fits without scrolling sideways.
-    page = await open_dashboard(browser, dash, color_scheme="dark", width=360)
+    page = await open_dashboard(browser, dash, slow_app=True, color_scheme="dark", width=360)
     card = page.locator(CARD).first
     await expect(card.locator(".status")).to_have_text("Live")
     width, scroll, client = await card.evaluate(

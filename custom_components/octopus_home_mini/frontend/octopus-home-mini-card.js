@@ -558,9 +558,12 @@ class OctopusHomeMiniCardEditor extends HTMLElement {
   }
 }
 
-if (!customElements.get(CARD_TYPE)) {
-  customElements.define(CARD_TYPE, OctopusHomeMiniCard);
-  customElements.define(`${CARD_TYPE}-editor`, OctopusHomeMiniCardEditor);
+/** Define the card and editor, and list the card in the picker (once per page). */
+function register() {
+  const registry = window.customElements;
+  if (registry.get(CARD_TYPE)) return;
+  registry.define(CARD_TYPE, OctopusHomeMiniCard);
+  registry.define(`${CARD_TYPE}-editor`, OctopusHomeMiniCardEditor);
   window.customCards = window.customCards || [];
   window.customCards.push({
     type: CARD_TYPE,
@@ -571,3 +574,8 @@ if (!customElements.get(CARD_TYPE)) {
     documentationURL: "https://github.com/octopus-home-mini/octopus_home_mini#live-card",
   });
 }
+
+// Home Assistant's app swaps window.customElements for a scoped-registry polyfill when it
+// starts; an element defined before that would be invisible to it. This module may load
+// first, so it defines its elements once the app's root element exists.
+window.customElements.whenDefined("home-assistant").then(register);
