@@ -30,6 +30,8 @@ const CHART_W = 1000;
 const CHART_H = 100;
 /** How often the live indicator is re-checked between feed messages. */
 const TICK_MS = 5000;
+/** How long to wait before subscribing again after the integration refused. */
+const RETRY_MS = 30_000;
 
 const COSTS = [
   ["cost_rate", "Cost per hour", 3],
@@ -154,7 +156,8 @@ class OctopusHomeMiniCard extends HTMLElement {
   constructor() {
     super();
     this._samples = [];
-    this._subscribed = null; // { entity, unsubscribe: Promise }
+    this._subscribed = null; // { deviceId, unsubscribe: Promise of the unsubscribe function }
+    this._retryAt = 0; // after a refused subscription, not before this (ms)
     this._selected = null; // the sample under the pointer or keyboard focus
     this._shown = {}; // what was last rendered, to skip unchanged updates
   }
@@ -264,7 +267,7 @@ class OctopusHomeMiniCard extends HTMLElement {
   // The sample feed ---------------------------------------------------------------------------
 
   _subscribe(deviceId) {
-    if (this._subscribed?.deviceId === deviceId) return;
+    if (this._subscribed?.deviceId === deviceId || Date.now() < this._retryAt) return;
     this._unsubscribe();
     const subscription = { deviceId };
     this._subscribed = subscription;
@@ -277,6 +280,7 @@ class OctopusHomeMiniCard extends HTMLElement {
       .catch((err) => {
         if (this._subscribed === subscription) {
           this._subscribed = null;
+          this._retryAt = Date.now() + RETRY_MS; // e.g. the meter is reloading
           this._feedError = `No live samples: ${err?.message ?? err?.code ?? err}`;
           this._warn(this._feedError);
         }
