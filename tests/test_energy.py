@@ -1,11 +1,9 @@
 """The Energy panel's own validator accepts our sensors."""
 
-from datetime import timedelta
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.components.recorder import Recorder, get_instance
-from homeassistant.components.recorder.history import get_significant_states
+from homeassistant.components.recorder import Recorder
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
@@ -79,25 +77,6 @@ async def test_energy_validate_consumption_and_demand(
     grid["stat_energy_from"] = DEMAND
     result = await energy_validate(hass, hass_ws_client, grid)
     assert result["energy_sources"] != [[]]
-
-
-async def test_samples_attribute_is_not_recorded(
-    frozen_sim: tuple[KrakenSimulator, str],
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-) -> None:
-    """The 5-minute `samples` list is on the live state but never written to the database."""
-    _, url = frozen_sim
-    await setup_entry(hass, url)
-    await compile_statistics(hass, freezer)
-    assert len(hass.states.get(DEMAND).attributes["samples"]) == 30
-    states = await get_instance(hass).async_add_executor_job(
-        get_significant_states, hass, dt_util.utcnow() - timedelta(hours=1), None, [DEMAND]
-    )
-    assert states[DEMAND]
-    for state in states[DEMAND]:
-        assert "samples" not in state.attributes
-        assert state.attributes["unit_of_measurement"] == "W"
 
 
 @pytest.mark.parametrize(

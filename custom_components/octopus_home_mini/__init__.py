@@ -5,12 +5,15 @@ from __future__ import annotations
 from homeassistant.const import CONF_API_KEY, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryError
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
 from .api import KrakenClient, KrakenInvalidUrlError
 from .budget import RequestBudget
+from .card import async_register_card
 from .const import (
     ACCOUNT_REQUESTS_PER_HOUR,
     CONF_ACCOUNT_NUMBER,
@@ -25,6 +28,9 @@ from .coordinator import (
     HomeMiniCoordinator,
     HomeMiniRuntimeData,
 )
+from .websocket_api import async_register_commands
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.BUTTON, Platform.SENSOR]
 
@@ -37,6 +43,15 @@ def account_budget(hass: HomeAssistant, api_url: str, account_number: str) -> Re
     """The request budget of an account with a loaded meter (the flows count against it)."""
     link = hass.data.get(ACCOUNTS, {}).get((api_url, account_number))
     return link.budget if link else None
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Once per Home Assistant: the Live card's feed, and the card where there is a frontend."""
+    async_register_commands(hass)
+    # `frontend` is an after-dependency: loaded before us whenever it is loaded at all.
+    if "frontend" in hass.config.components:
+        await async_register_card(hass)
+    return True
 
 
 def _link_for(hass: HomeAssistant, entry: HomeMiniConfigEntry) -> AccountLink:

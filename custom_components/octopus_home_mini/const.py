@@ -26,9 +26,7 @@ DEFAULT_API_URL: Final = "https://api.octopus.energy"
 
 #: The Home Mini uploads every 10 s and Kraken publishes about every 30 s.
 POLL_INTERVAL: Final = timedelta(seconds=30)
-#: How far back the `samples` attribute reaches.
-SAMPLE_WINDOW: Final = timedelta(minutes=5)
-#: How many minutes of 10-second samples are held in memory (for the Live card's window).
+#: How long the 10-second samples are held in memory: the Live card's longest window.
 SAMPLE_BUFFER: Final = timedelta(minutes=30)
 #: The Mini counts as offline when its newest sample is older than this.
 ONLINE_MAX_AGE: Final = timedelta(minutes=3)

@@ -255,14 +255,16 @@ class MeterState:
         """
         newest = self.newest.read_at if self.newest else self.resume_after
         current = bucket_start(now - ONLINE_MAX_AGE)
+        # After a start the buffer is empty: the first poll refills the Live card's window.
+        refill = now - SAMPLE_BUFFER if self.newest is None else now
         if newest is not None and newest >= min(current, now - MAX_LIVE_WINDOW):
-            return newest - OVERLAP, now
+            return min(newest - OVERLAP, refill), now
         # Only what no live window covered is missing: a quiet Mini needs no history request.
         missing_from = max(newest, self.covered_until or newest) if newest else None
         if missing_from is not None and missing_from < current:
             self.ledger.mark_pending(missing_from, current)
         self.resume_after = None
-        return current, now
+        return min(current, refill), now
 
     def covered(self, start: datetime, end: datetime) -> None:
         """A live window was read: Kraken holds nothing more for [start, end)."""

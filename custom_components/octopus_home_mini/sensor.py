@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -20,7 +19,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
-from .const import DEMAND_LEVELS, GAS_VOLUME_CORRECTION, SAMPLE_WINDOW
+from .const import DEMAND_LEVELS, GAS_VOLUME_CORRECTION
 from .coordinator import HomeMiniConfigEntry
 from .entity import HomeMiniEntity
 from .meter import HomeMiniData, next_local_midnight
@@ -279,7 +278,6 @@ class HomeMiniSensor(HomeMiniEntity, SensorEntity):
     """A sensor backed by the meter's coordinator."""
 
     entity_description: HomeMiniSensorDescription
-    _unrecorded_attributes = frozenset({"samples"})
 
     @property
     def available(self) -> bool:
@@ -301,20 +299,3 @@ class HomeMiniSensor(HomeMiniEntity, SensorEntity):
         if self.entity_description.last_reset_fn is None:
             return None
         return self.entity_description.last_reset_fn(self.coordinator.data)
-
-    @property
-    def extra_state_attributes(self) -> dict[str, Any] | None:
-        """The last five minutes of 10-s demand samples, for charts (not recorded)."""
-        if self.entity_description.key != "demand":
-            return None
-        samples = self.coordinator.data.samples
-        if not samples:
-            return {"samples": []}
-        cutoff = samples[-1].read_at - SAMPLE_WINDOW
-        return {
-            "samples": [
-                [sample.read_at.isoformat(), float(sample.demand_w)]
-                for sample in samples
-                if sample.demand_w is not None and sample.read_at > cutoff
-            ]
-        }

@@ -8,8 +8,8 @@ Both run as subprocesses on 127.0.0.1 and are stopped by their recorded PIDs:
 
 Home Assistant is then driven only through the HTTP and websocket APIs its frontend uses:
 onboarding, the config flow (with ``show_advanced_options``; the API URL sits in the collapsed
-``advanced`` section), a storage-mode dashboard and the Energy preferences. Headless Chromium is
-driven over the DevTools protocol with aiohttp (no extra dependency).
+``advanced`` section), a storage-mode dashboard and the Energy preferences. The system's headless
+Chromium is driven by Playwright (its PyPI wheel bundles the driver; no browser is downloaded).
 
     python -m tests.e2e.harness develop        # what scripts/develop runs
     python -m tests.e2e.harness requirements   # pinned packages Home Assistant needs here
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 from collections.abc import AsyncIterator, Awaitable, Callable
 import contextlib
 from dataclasses import dataclass, field
@@ -33,9 +32,10 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
+from playwright.async_api import Browser, BrowserContext, async_playwright
 
 from tests.simulator import SINGLE
 
@@ -86,10 +86,9 @@ CORE_CONFIG = {
     "language": "en",
 }
 
-#: Chromium, headless and offline: everything but loopback goes to a closed proxy port and
-#: every host name but 127.0.0.1 fails to resolve.
+#: Chromium offline: everything but loopback goes to a closed proxy port and every host name
+#: but 127.0.0.1 fails to resolve. (Playwright adds --headless and its own automation flags.)
 CHROMIUM_FLAGS = (
-    "--headless",
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
@@ -108,33 +107,7 @@ CHROMIUM_FLAGS = (
     "--hide-scrollbars",
     "--proxy-server=http://127.0.0.1:9",
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-    "--window-size=1280,900",
-    f"--remote-debugging-address={HOST}",
-    "--remote-debugging-port=0",
 )
-
-#: Every text node of the page, through every open shadow root (HA's UI is web components,
-#: so document.body.innerText and --dump-dom see almost nothing).
-DEEP_TEXT_JS = """
-(() => {
-  const out = [];
-  const walk = (node) => {
-    if (node.nodeType === Node.TEXT_NODE) {
-      const text = node.textContent.trim();
-      if (text) out.push(text);
-      return;
-    }
-    if (node.nodeType === Node.ELEMENT_NODE) {
-      const style = node.tagName === "STYLE" || node.tagName === "SCRIPT";
-      if (style) return;
-      if (node.shadowRoot) walk(node.shadowRoot);
-    }
-    for (const child of node.childNodes) walk(child);
-  };
-  walk(document);
-  return out.join("\\n");
-})()
-"""
 
 
 class HarnessError(RuntimeError):
@@ -391,6 +364,17 @@ class WsClient:
                 raise HarnessError(f"{kind} failed: {message['error']}")
             return message["result"]
 
+    async def first_event(self, kind: str, **payload: Any) -> Any:
+        """Subscribe, return the subscription's first event, unsubscribe."""
+        await self.call(kind, **payload)
+        subscription = self._id
+        while True:
+            message = await self._ws.receive_json(timeout=60)
+            if message.get("id") == subscription and message.get("type") == "event":
+                break
+        await self.call("unsubscribe_events", subscription=subscription)
+        return message["event"]
+
 
 class HassApi:
     """Home Assistant at `base_url`, as its frontend talks to it."""
@@ -611,7 +595,7 @@ def entity_names() -> dict[str, str]:
 
 
 def dashboard_config(entities: dict[str, str], title: str) -> dict[str, Any]:
-    """One view: a demand gauge, every entity, and the last hour of demand."""
+    """One view: the Live card, a demand gauge, every entity, and the last hour of demand."""
     order = [
         "demand",
         "demand_level",
@@ -640,6 +624,7 @@ def dashboard_config(entities: dict[str, str], title: str) -> dict[str, Any]:
                 "path": "meter",
                 "icon": "mdi:meter-electric",
                 "cards": [
+                    {"type": "custom:octopus-home-mini-card", "entity": entities["demand"]},
                     {
                         "type": "gauge",
                         "entity": entities["demand"],
@@ -698,7 +683,7 @@ async def save_energy(ws: WsClient, entities: dict[str, str]) -> dict[str, Any]:
     return dict(await ws.call("energy/validate"))
 
 
-# --- Chromium over the DevTools protocol ----------------------------------------------------
+# --- Chromium driven by Playwright ------------------------------------------------------
 
 
 def find_chromium() -> str | None:
@@ -711,86 +696,17 @@ def find_chromium() -> str | None:
     return None
 
 
-class Cdp:
-    """One page target over its DevTools websocket; events are ignored."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        """Wrap a page's websocket."""
-        self._ws = ws
-        self._id = 0
-
-    async def send(self, method: str, **params: Any) -> dict[str, Any]:
-        """Call a DevTools method and return its result."""
-        self._id += 1
-        await self._ws.send_json({"id": self._id, "method": method, "params": params})
-        while True:
-            message = await self._ws.receive_json(timeout=60)
-            if message.get("id") != self._id:
-                continue
-            if "error" in message:
-                raise HarnessError(f"{method}: {message['error']}")
-            return dict(message["result"])
-
-    async def evaluate(self, expression: str) -> Any:
-        """Run JavaScript in the page and return its (JSON) value."""
-        result = await self.send(
-            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True
-        )
-        if "exceptionDetails" in result:
-            raise HarnessError(f"page script failed: {result['exceptionDetails']}")
-        return result["result"].get("value")
-
-    async def text(self) -> str:
-        """All text the page renders, shadow DOM included."""
-        return str(await self.evaluate(DEEP_TEXT_JS) or "")
-
-    async def screenshot(self, path: Path) -> None:
-        """Save a PNG of the viewport."""
-        shot = await self.send("Page.captureScreenshot", format="png")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(shot["data"]))
-
-
-def start_chromium(executable: str, profile: Path, log: Path) -> Proc:
-    """Headless Chromium with a fresh profile and DevTools on a port it picks."""
-    shutil.rmtree(profile, ignore_errors=True)
-    profile.mkdir(parents=True)
-    args = [executable, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"]
-    return spawn("chromium", args, log, profile)
-
-
 @contextlib.asynccontextmanager
-async def open_page(
-    session: aiohttp.ClientSession, proc: Proc, profile: Path
-) -> AsyncIterator[Cdp]:
-    """The browser's first tab, once DevTools is listening."""
-    port_file = profile / "DevToolsActivePort"
-
-    async def devtools_port() -> int | None:
-        if not proc.running():
-            raise HarnessError(f"Chromium exited:\n{proc.tail()}")
-        lines = port_file.read_text().splitlines() if port_file.exists() else []
-        return int(lines[0]) if lines and lines[0].isdigit() else None
-
-    port = await until(devtools_port, 30, "Chromium's DevTools port")
-
-    async def page_target() -> str | None:
-        async with session.get(f"http://{HOST}:{port}/json/list") as resp:
-            targets = await resp.json()
-        pages = [t["webSocketDebuggerUrl"] for t in targets if t.get("type") == "page"]
-        return pages[0] if pages else None
-
-    ws_url = await until(page_target, 30, "a Chromium tab")
-    async with session.ws_connect(ws_url, max_msg_size=0) as ws:
-        page = Cdp(ws)
-        await page.send(
-            "Emulation.setDeviceMetricsOverride",
-            width=1280,
-            height=900,
-            deviceScaleFactor=1,
-            mobile=False,
+async def chromium(executable: str) -> AsyncIterator[Browser]:
+    """The system's Chromium, headless and offline, driven by Playwright (no browser download)."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=executable, args=list(CHROMIUM_FLAGS), timeout=60_000
         )
-        yield page
+        try:
+            yield browser
+        finally:
+            await browser.close()
 
 
 def token_script(base_url: str, tokens: Tokens) -> str:
@@ -811,11 +727,31 @@ def token_script(base_url: str, tokens: Tokens) -> str:
     )
 
 
-async def show(page: Cdp, url: str, base_url: str, tokens: Tokens) -> None:
-    """Log in (inject the tokens) and navigate."""
-    await page.send("Page.enable")  # without it the script below does not run
-    await page.send("Page.addScriptToEvaluateOnNewDocument", source=token_script(base_url, tokens))
-    await page.send("Page.navigate", url=url)
+async def logged_in(
+    browser: Browser,
+    base_url: str,
+    tokens: Tokens,
+    *,
+    color_scheme: Literal["light", "dark"] = "light",
+    width: int = 1280,
+    clock_ahead: float = 0,
+) -> BrowserContext:
+    """A fresh browser context logged in to Home Assistant (its tokens injected).
+
+    `clock_ahead` starts the page's clock that many seconds ahead of the real one (it then runs
+    at normal speed): a wait for something time-based, shortened.
+    """
+    context = await browser.new_context(
+        color_scheme=color_scheme,
+        viewport={"width": width, "height": 900},
+        locale="en-GB",
+        timezone_id="Europe/London",
+    )
+    context.set_default_timeout(30_000)
+    if clock_ahead:
+        await context.clock.install(time=time.time() + clock_ahead)
+    await context.add_init_script(token_script(base_url, tokens))
+    return context
 
 
 # --- scripts/develop ------------------------------------------------------------------------

@@ -7,16 +7,25 @@ One test walks what a user does, in order, against one Home Assistant:
    collapsed section): every bad input shows its error in the same dialog, then it succeeds;
 3. the entities go live: device classes, units and values agree with the simulator's truth;
 4. the Energy panel accepts Consumption (grid import) and Demand (grid power);
-5. headless Chromium logs in, shows a dashboard with the demand and saves a screenshot to
-   .artifacts/dashboard.png (skipped with a warning where no Chromium exists, unless CI=true);
+5. headless Chromium (Playwright) logs in and shows a dashboard with the Live card: its number
+   is the Demand entity's, one bar per sample of the window (true to the simulator), each bar in
+   its band's colour, hover shows time and W, and a poll's new bars arrive; then the simulated
+   Mini stops uploading. In the dark (360 px) page Home Assistant's app bundle is held back, so
+   the card's module loads first and must still register. Light and dark screenshots go to
+   .artifacts/ (the browser steps are skipped with a warning where no Chromium exists, unless
+   CI=true);
 6. `hass` is stopped with SIGTERM and started again: the session cost survives;
-7. the log has no error from the integration and no API key or account number.
+7. in Chromium again: the card picker adds the card with a live preview in two clicks, the card's
+   reset button zeroes the session, and the card shows "offline" once the Mini's newest sample
+   is 3 minutes old (tests/e2e/live_card.py);
+8. the log has no error from the integration and no API key or account number.
 
 Every subprocess is killed by its recorded PID at the end, also when the test fails.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -39,25 +48,23 @@ from tests.e2e.harness import (
     HassApi,
     Proc,
     Processes,
-    Tokens,
     WsClient,
+    chromium,
     drop_failed_extras,
     entity_ids,
     find_chromium,
     free_port,
-    open_page,
     prepare_config,
     save_dashboard,
     save_energy,
-    show,
     simulator_url,
-    start_chromium,
     start_hass,
     start_simulator,
     until,
     user_input,
     wait_live,
 )
+from tests.e2e.live_card import Dashboard, live_card, reset_and_offline
 from tests.simulator import NOMINI, SINGLE, TWOMETERS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -67,6 +74,9 @@ DEVICE_ID = SINGLE.device_ids[0]
 LONDON = ZoneInfo("Europe/London")
 LAG = timedelta(seconds=30)  # the simulator publishes a reading 30 s after it is taken
 POLL = timedelta(seconds=30)
+#: How long after setup the simulated Mini keeps uploading (then the card must show "offline"):
+#: over 10 s, so the session (started at setup) has a 10-s sample to count.
+MINI_RUNS = 11
 
 #: translation key -> (entity id, device class, unit, state class), as users will see them.
 EXPECTED: dict[str, tuple[str, str | None, str | None, str | None]] = {
@@ -213,6 +223,7 @@ async def _scenario(
     clock.mark("onboarded")
 
     entry = await _add_integration(api, sim)
+    created = time.monotonic()
     clock.mark("config flow: every bad input, then the entry")
 
     async with api.ws() as ws:
@@ -228,11 +239,27 @@ async def _scenario(
     # What onboarding added on its own and cannot work offline; keeps the restart's log clean.
     await drop_failed_extras(api)
 
-    await _browser(session, processes, api, ids, path, tokens, workdir)
-    clock.mark("dashboard rendered in Chromium")
+    executable = _chromium()
+    dash = Dashboard(api, tokens, path, ids, entry["title"], ARTIFACTS, workdir)
+
+    async def stop_mini() -> None:
+        # Late enough that the session (started at setup) has a sample to count.
+        await asyncio.sleep(max(0.0, created + MINI_RUNS - time.monotonic()))
+        await sim.fault("stale")
+        clock.mark("the Mini stops uploading")
+
+    if executable:
+        async with chromium(executable) as browser:
+            await live_card(browser, dash, sim.truth, stop_mini)
+        clock.mark("dashboard and Live card checked in Chromium")
 
     await _restart(api, processes, hass, config, ids, workdir, clock)
     clock.mark("restarted: the session cost survived")
+
+    if executable:
+        async with chromium(executable) as browser:
+            await reset_and_offline(browser, dash)
+        clock.mark("card picker, session reset and 'offline' checked in Chromium")
 
 
 async def _add_integration(api: HassApi, sim: Sim) -> dict[str, Any]:
@@ -340,8 +367,7 @@ async def _check_states(api: HassApi, sim: Sim, ids: dict[str, str]) -> None:
     behind = datetime.fromisoformat(newest["read_at"]) - read_at
     assert timedelta(0) <= behind <= POLL + timedelta(seconds=15), behind
     assert state["online"]["state"] == "on"
-    samples = state["demand"]["attributes"]["samples"]
-    assert samples[-1] == [read_at.isoformat(), float(demand)]
+    assert "samples" not in state["demand"]["attributes"]  # the Live card has its own feed
 
     # Money: GBP, consistent with each other.
     unit_rate = number(state["unit_rate"])
@@ -371,43 +397,16 @@ def _check_energy(validation: dict[str, Any], ids: dict[str, str]) -> None:
     assert validation["device_consumption"] == []
 
 
-async def _browser(
-    session: aiohttp.ClientSession,
-    processes: Processes,
-    api: HassApi,
-    ids: dict[str, str],
-    path: str,
-    tokens: Tokens,
-    workdir: Path,
-) -> None:
-    """Chromium, logged in, shows the dashboard with the current demand; screenshot saved."""
+def _chromium() -> str | None:
+    """Chromium's path; None (with a warning) where there is none, except under CI=true."""
     executable = find_chromium()
     if executable is None:
         reason = "no Chromium found (scripts/setup installs Debian's `chromium`; or set $CHROMIUM)"
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true: {reason}")
-        print(f"browser step skipped: {reason}")
-        warnings.warn(f"end-to-end browser step skipped: {reason}", stacklevel=1)
-        return
-    profile = workdir / "chromium-profile"
-    browser = processes.add(start_chromium(executable, profile, workdir / "chromium.log"))
-    async with open_page(session, browser, profile) as page:
-        await show(page, api.base_url + path, api.base_url, tokens)
-
-        async def shows_demand() -> str | None:
-            text = await page.text()
-            demand = Decimal((await api.get(f"/api/states/{ids['demand']}"))["state"])
-            # suggested_display_precision 0; the browser's locale may group thousands.
-            shown = {f"{demand:,.0f} W", f"{demand:.0f} W"}
-            if "Demand" in text and any(value in text for value in shown):
-                return text
-            return None
-
-        text = await until(shows_demand, 60, "the dashboard to show the demand", interval=0.5)
-        assert "Home Mini 21E1234567" in text
-        await page.screenshot(ARTIFACTS / "dashboard.png")
-    await browser.stop()
-    assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
+        print(f"browser steps skipped: {reason}")
+        warnings.warn(f"end-to-end browser steps skipped: {reason}", stacklevel=1)
+    return executable
 
 
 async def _restart(

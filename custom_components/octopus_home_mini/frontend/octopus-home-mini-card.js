@@ -1,0 +1,585 @@
+// The Live card: custom:octopus-home-mini-card. Plain web components, no build step.
+// The integration serves this folder and adds this module to every dashboard.
+import {
+  CARD_TYPE,
+  ConfigError,
+  MAX_WINDOW_MINUTES,
+  ROWS,
+  SUBSCRIBE,
+  bandFor,
+  barGeometry,
+  formatEnergy,
+  formatMoney,
+  formatNumber,
+  formatTime,
+  formatWatts,
+  liveStatus,
+  mergeSamples,
+  meterOf,
+  nearestSample,
+  normaliseConfig,
+  stubConfig,
+  timeTicks,
+  windowOf,
+  windowStats,
+} from "./octopus-home-mini-logic.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+/** The chart's drawing box; the SVG stretches it to the card's width. */
+const CHART_W = 1000;
+const CHART_H = 100;
+/** How often the live indicator is re-checked between feed messages. */
+const TICK_MS = 5000;
+/** How long to wait before subscribing again after the integration refused. */
+const RETRY_MS = 30_000;
+
+const COSTS = [
+  ["cost_rate", "Cost per hour", 3],
+  ["cost_today", "Cost today", 2],
+  ["projected_cost_today", "Projected today", 2],
+  ["projected_cost_month", "Projected month", 2],
+];
+
+const STYLE = `
+  :host { display: block; }
+  ha-card { padding: 16px; box-sizing: border-box; height: 100%; overflow: hidden; }
+  .head { display: flex; align-items: center; gap: 8px; color: var(--primary-text-color); }
+  .title { flex: 1; font-size: 1.1em; font-weight: 500; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+  .status { font-size: 0.85em; color: var(--secondary-text-color); white-space: nowrap; }
+  .dot { width: 10px; height: 10px; border-radius: 50%; flex: none; background: var(--disabled-text-color, #9e9e9e); }
+  .dot.live { background: var(--success-color, #43a047); animation: pulse 2s ease-out infinite; }
+  @keyframes pulse {
+    0% { box-shadow: 0 0 0 0 rgba(67, 160, 71, 0.6); }
+    70% { box-shadow: 0 0 0 8px rgba(67, 160, 71, 0); }
+    100% { box-shadow: 0 0 0 0 rgba(67, 160, 71, 0); }
+  }
+  @media (prefers-reduced-motion: reduce) { .dot.live { animation: none; } }
+  .now { display: flex; align-items: baseline; flex-wrap: wrap; gap: 4px 12px; margin: 12px 0 4px;
+         padding-left: 12px; border-left: 6px solid var(--band, var(--divider-color)); }
+  .demand { font-size: 2.8em; line-height: 1.1; font-weight: 400; color: var(--primary-text-color);
+            font-variant-numeric: tabular-nums; }
+  .demand .unit { font-size: 0.45em; margin-left: 4px; color: var(--secondary-text-color); }
+  .offline .demand { color: var(--disabled-text-color, #9e9e9e); }
+  .band { padding: 2px 10px; border-radius: 12px; font-size: 0.9em; font-weight: 500;
+          background: var(--band); color: var(--band-ink); }
+  .band:empty { display: none; }
+  .chart { position: relative; margin: 12px 0 0; }
+  .plot { position: relative; height: 120px; border-bottom: 1px solid var(--divider-color); }
+  svg { display: block; width: 100%; height: 100%; overflow: visible; touch-action: pan-y; }
+  svg:focus-visible { outline: 2px solid var(--primary-color); outline-offset: 2px; }
+  rect.bar.active { stroke: var(--primary-text-color); stroke-width: 1.5px; vector-effect: non-scaling-stroke; }
+  line.axis { stroke: var(--divider-color); stroke-width: 1px; vector-effect: non-scaling-stroke; }
+  .scale { position: absolute; left: 2px; font-size: 0.7em; color: var(--secondary-text-color);
+           background: var(--ha-card-background, var(--card-background-color)); padding: 0 2px; }
+  .scale.top { top: -2px; }
+  .scale.bottom { bottom: 0; }
+  .ticks { position: relative; height: 16px; font-size: 0.75em; color: var(--secondary-text-color); }
+  .ticks span { position: absolute; transform: translateX(-50%); white-space: nowrap; top: 2px; }
+  .tooltip { position: absolute; top: 2px; pointer-events: none;
+             background: var(--primary-text-color); color: var(--card-background-color, #fff);
+             padding: 3px 8px; border-radius: 6px; font-size: 0.85em; white-space: nowrap; z-index: 1; }
+  .tooltip[hidden] { display: none; }
+  .empty { position: absolute; inset: 0; display: flex; align-items: center; justify-content: center;
+           color: var(--secondary-text-color); font-size: 0.9em; }
+  .empty[hidden] { display: none; }
+  dl { display: grid; gap: 8px 12px; margin: 12px 0 0; }
+  dl.stats { grid-template-columns: repeat(4, minmax(0, 1fr)); }
+  dl.costs { grid-template-columns: repeat(2, minmax(0, 1fr)); }
+  dt { font-size: 0.75em; color: var(--secondary-text-color); }
+  dd { margin: 0; font-size: 1em; color: var(--primary-text-color); font-variant-numeric: tabular-nums; }
+  .session { display: flex; align-items: center; gap: 12px; margin: 12px 0 0; padding-top: 12px;
+             border-top: 1px solid var(--divider-color); }
+  .session .what { flex: 1; min-width: 0; }
+  .session dd { font-size: 1.4em; }
+  .since { font-size: 0.75em; color: var(--secondary-text-color); }
+  button.reset { font: inherit; font-size: 0.9em; font-weight: 500; cursor: pointer; border-radius: 18px;
+                 padding: 6px 16px; border: 1px solid var(--primary-color); background: none;
+                 color: var(--primary-color); }
+  button.reset:hover { background: rgba(127, 127, 127, 0.12); }
+  button.reset:disabled { opacity: 0.5; cursor: default; }
+  .warning { color: var(--error-color, #db4437); margin: 8px 0 0; font-size: 0.9em; }
+  .warning:empty { display: none; }
+  [data-hidden] { display: none !important; }
+`;
+
+const TEMPLATE = `
+  <ha-card>
+    <div class="head">
+      <span class="dot" aria-hidden="true"></span>
+      <span class="title"></span>
+      <span class="status" role="status"></span>
+    </div>
+    <div class="now">
+      <span class="demand" aria-live="off"><span class="value">–</span><span class="unit">W</span></span>
+      <span class="band"></span>
+    </div>
+    <p class="warning" role="alert"></p>
+    <div class="chart" data-row="chart">
+      <div class="plot">
+        <svg tabindex="0" role="img" viewBox="0 0 ${CHART_W} ${CHART_H}" preserveAspectRatio="none">
+          <g class="bars"></g>
+          <line class="axis" x1="0" x2="${CHART_W}"></line>
+        </svg>
+        <span class="scale top"></span>
+        <span class="scale bottom"></span>
+        <div class="tooltip" role="tooltip" hidden></div>
+        <div class="empty" hidden>Waiting for samples…</div>
+      </div>
+      <div class="ticks" aria-hidden="true"></div>
+    </div>
+    <dl class="stats" data-row="stats">
+      <div><dt>Average</dt><dd data-stat="average">–</dd></div>
+      <div><dt>Peak</dt><dd data-stat="peak">–</dd></div>
+      <div><dt>Minimum</dt><dd data-stat="minimum">–</dd></div>
+      <div><dt>Energy</dt><dd data-stat="energy">–</dd></div>
+    </dl>
+    <div class="session" data-row="session">
+      <dl class="what"><div><dt>Session cost</dt><dd data-cost="session_cost">–</dd>
+        <span class="since"></span></div></dl>
+      <button class="reset" type="button">Reset</button>
+    </div>
+    <dl class="costs" data-row="costs">
+      ${COSTS.map(([key, label]) => `<div><dt>${label}</dt><dd data-cost="${key}">–</dd></div>`).join("")}
+    </dl>
+  </ha-card>
+`;
+
+class OctopusHomeMiniCard extends HTMLElement {
+  static getConfigElement() {
+    return document.createElement(`${CARD_TYPE}-editor`);
+  }
+
+  static getStubConfig(hass) {
+    return stubConfig(hass);
+  }
+
+  constructor() {
+    super();
+    this._samples = [];
+    this._subscribed = null; // { deviceId, unsubscribe: Promise of the unsubscribe function }
+    this._retryAt = 0; // after a refused subscription, not before this (ms)
+    this._selected = null; // the sample under the pointer or keyboard focus
+    this._shown = {}; // what was last rendered, to skip unchanged updates
+  }
+
+  setConfig(config) {
+    const next = normaliseConfig(config); // throws a ConfigError with the reason
+    const entityChanged = this._config?.entity !== next.entity;
+    this._config = next;
+    if (!this.shadowRoot) this._build();
+    if (entityChanged) {
+      this._unsubscribe();
+      this._samples = [];
+    }
+    this._shown = {};
+    this._update();
+    this._renderChart();
+  }
+
+  set hass(hass) {
+    this._hass = hass;
+    this._update();
+  }
+
+  get hass() {
+    return this._hass;
+  }
+
+  connectedCallback() {
+    this._timer = setInterval(() => this._renderLive(), TICK_MS);
+    this._update();
+  }
+
+  disconnectedCallback() {
+    clearInterval(this._timer);
+    this._unsubscribe();
+  }
+
+  getCardSize() {
+    return 2 + ROWS.filter((row) => this._config?.[`show_${row}`]).length * 2;
+  }
+
+  getGridOptions() {
+    return { columns: 12, min_columns: 6 };
+  }
+
+  // Building and wiring ------------------------------------------------------------------------
+
+  _build() {
+    const root = this.attachShadow({ mode: "open" });
+    root.innerHTML = `<style>${STYLE}</style>${TEMPLATE}`;
+    const $ = (selector) => root.querySelector(selector);
+    this._el = {
+      card: $("ha-card"),
+      dot: $(".dot"),
+      title: $(".title"),
+      status: $(".status"),
+      now: $(".now"),
+      demand: $(".demand"),
+      value: $(".demand .value"),
+      band: $(".band"),
+      warning: $(".warning"),
+      svg: $("svg"),
+      bars: $("g.bars"),
+      axis: $("line.axis"),
+      top: $(".scale.top"),
+      bottom: $(".scale.bottom"),
+      tooltip: $(".tooltip"),
+      empty: $(".empty"),
+      ticks: $(".ticks"),
+      since: $(".since"),
+      reset: $("button.reset"),
+    };
+    const { svg, reset } = this._el;
+    svg.addEventListener("pointermove", (event) => this._point(event));
+    svg.addEventListener("pointerdown", (event) => this._point(event));
+    svg.addEventListener("pointerleave", (event) => event.pointerType === "mouse" && this._select(null));
+    svg.addEventListener("blur", () => this._select(null));
+    svg.addEventListener("keydown", (event) => this._key(event));
+    reset.addEventListener("click", () => this._reset());
+  }
+
+  _update() {
+    if (!this._config || !this._hass || !this._el) return;
+    const meter = meterOf(this._hass, this._config.entity);
+    this._meter = meter;
+    if (!meter) {
+      this._warn(`${this._config.entity} is not an Octopus Home Mini Demand sensor.`);
+    } else if (this._feedError) {
+      this._warn(this._feedError);
+    } else {
+      this._warn("");
+    }
+    if (meter && this.isConnected) this._subscribe(meter.deviceId);
+    for (const row of ROWS) {
+      this.shadowRoot
+        .querySelector(`[data-row="${row}"]`)
+        .toggleAttribute("data-hidden", !this._config[`show_${row}`]);
+    }
+    this._renderStates();
+    this._renderLive();
+  }
+
+  _warn(text) {
+    if (this._el.warning.textContent !== text) this._el.warning.textContent = text;
+  }
+
+  // The sample feed ---------------------------------------------------------------------------
+
+  _subscribe(deviceId) {
+    if (this._subscribed?.deviceId === deviceId || Date.now() < this._retryAt) return;
+    this._unsubscribe();
+    const subscription = { deviceId };
+    this._subscribed = subscription;
+    this._feedError = null;
+    subscription.unsubscribe = this._hass.connection
+      .subscribeMessage((message) => this._onSamples(subscription, message), {
+        type: SUBSCRIBE,
+        device_id: deviceId,
+      })
+      .catch((err) => {
+        if (this._subscribed === subscription) {
+          this._subscribed = null;
+          this._retryAt = Date.now() + RETRY_MS; // e.g. the meter is reloading
+          this._feedError = `No live samples: ${err?.message ?? err?.code ?? err}`;
+          this._warn(this._feedError);
+        }
+        return null;
+      });
+  }
+
+  _unsubscribe() {
+    const subscription = this._subscribed;
+    this._subscribed = null;
+    subscription?.unsubscribe?.then((unsubscribe) => unsubscribe?.()).catch(() => {});
+  }
+
+  _onSamples(subscription, message) {
+    if (this._subscribed !== subscription) return;
+    this._samples = mergeSamples(this._samples, message.samples, message.replace);
+    this._renderChart();
+    this._renderLive();
+  }
+
+  // Rendering ---------------------------------------------------------------------------------
+
+  _locale() {
+    return this._hass?.locale?.language ?? navigator.language;
+  }
+
+  _timeZone() {
+    // Home Assistant's profile setting: the server's zone unless the user chose the browser's.
+    return this._hass?.locale?.time_zone === "local" ? undefined : this._hass?.config?.time_zone;
+  }
+
+  _state(key) {
+    const entityId = this._meter?.entities[key];
+    return entityId ? this._hass.states[entityId] : undefined;
+  }
+
+  _renderStates() {
+    const demand = this._hass.states[this._config.entity];
+    const changed = (key, value) => {
+      if (this._shown[key] === value) return false;
+      this._shown[key] = value;
+      return true;
+    };
+    if (changed("demand", demand)) this._renderDemand(demand);
+    const device = this._hass.devices?.[this._meter?.deviceId];
+    const title = this._config.title ?? (device?.name_by_user || device?.name || "Home Mini");
+    if (this._el.title.textContent !== title) this._el.title.textContent = title;
+    for (const [key, , digits] of [["session_cost", "", 2], ...COSTS]) {
+      const state = this._state(key);
+      if (!changed(key, state)) continue;
+      const cell = this.shadowRoot.querySelector(`[data-cost="${key}"]`);
+      const value = Number.parseFloat(state?.state);
+      const precision = this._hass.entities?.[state?.entity_id]?.display_precision ?? digits;
+      cell.textContent = Number.isFinite(value)
+        ? formatMoney(value, state.attributes.unit_of_measurement, this._locale(), precision)
+        : "–";
+    }
+    const session = this._state("session_cost");
+    const started = session?.attributes?.last_reset;
+    this._el.since.textContent = started
+      ? `since ${formatTime(Date.parse(started) / 1000, this._locale(), this._timeZone(), false)}`
+      : "";
+    const reset = this._meter?.entities.reset_session;
+    this._el.reset.disabled = !reset || this._hass.states[reset]?.state === "unavailable";
+    this._el.reset.setAttribute("aria-label", "Reset the session cost to zero");
+  }
+
+  _renderDemand(state) {
+    const watts = Number.parseFloat(state?.state);
+    const known = Number.isFinite(watts);
+    this._el.value.textContent = known ? formatNumber(Math.round(watts), this._locale()) : "–";
+    this._el.demand.setAttribute(
+      "aria-label",
+      known ? `Demand ${formatWatts(watts, this._locale())}` : "Demand unavailable",
+    );
+    const band = known ? bandFor(watts) : null;
+    this._el.band.textContent = band ? band.label : "";
+    this._el.now.style.setProperty("--band", band ? band.color : "");
+    this._el.now.style.setProperty("--band-ink", band ? band.ink : "");
+    this._el.now.dataset.band = band ? band.key : "";
+  }
+
+  _renderLive() {
+    if (!this._el || !this._config) return;
+    const { live, newest } = liveStatus(this._samples, Date.now() / 1000);
+    this._el.dot.classList.toggle("live", live);
+    this._el.card.classList.toggle("offline", !live);
+    let text;
+    if (live) text = "Live";
+    else if (newest === null) text = this._subscribed ? "Waiting for samples" : "Offline";
+    else text = `Offline since ${formatTime(newest, this._locale(), this._timeZone(), false)}`;
+    if (this._el.status.textContent !== text) this._el.status.textContent = text;
+  }
+
+  _window() {
+    return windowOf(this._samples, this._config.window);
+  }
+
+  _renderChart() {
+    if (!this._el || !this._config) return;
+    const minutes = this._config.window;
+    const window = this._window();
+    const { top, bottom, axis, bars } = barGeometry(window, minutes, CHART_W, CHART_H);
+    const rects = bars.map((bar) => {
+      const rect = document.createElementNS(SVG, "rect");
+      rect.setAttribute("class", "bar");
+      rect.setAttribute("x", bar.x.toFixed(2));
+      rect.setAttribute("y", bar.y.toFixed(2));
+      rect.setAttribute("width", bar.width.toFixed(2));
+      rect.setAttribute("height", Math.max(bar.height, 0.3).toFixed(2));
+      rect.setAttribute("fill", bar.color);
+      rect.dataset.time = String(bar.time);
+      rect.dataset.watts = String(bar.watts);
+      return rect;
+    });
+    this._el.bars.replaceChildren(...rects);
+    this._el.axis.setAttribute("y1", axis.toFixed(2));
+    this._el.axis.setAttribute("y2", axis.toFixed(2));
+    const locale = this._locale();
+    this._el.top.textContent = bars.length ? formatWatts(top, locale) : "";
+    this._el.bottom.textContent = bottom ? formatWatts(-bottom, locale) : "";
+    this._el.empty.hidden = bars.length > 0;
+    const ticks = window.start === null ? [] : timeTicks(window.start, window.end);
+    this._el.ticks.replaceChildren(
+      ...ticks.map((tick) => {
+        const label = document.createElement("span");
+        label.style.left = `${(tick.at * 100).toFixed(2)}%`;
+        label.textContent = formatTime(tick.time, locale, this._timeZone(), false);
+        return label;
+      }),
+    );
+    const stats = windowStats(window.samples);
+    const text = {
+      average: stats ? formatWatts(stats.average, locale) : "–",
+      peak: stats ? formatWatts(stats.peak, locale) : "–",
+      minimum: stats ? formatWatts(stats.minimum, locale) : "–",
+      energy: stats ? formatEnergy(stats.energyWh, locale) : "–",
+    };
+    for (const [key, value] of Object.entries(text)) {
+      this.shadowRoot.querySelector(`[data-stat="${key}"]`).textContent = value;
+    }
+    this._el.svg.setAttribute(
+      "aria-label",
+      stats
+        ? `Demand over the last ${minutes} minutes, ${stats.count} ten-second samples: ` +
+            `average ${text.average}, peak ${text.peak}, minimum ${text.minimum}. ` +
+            "Arrow keys step through the samples."
+        : `Demand over the last ${minutes} minutes: no samples yet.`,
+    );
+    // Keep the selected sample's tooltip on it while the bars move under it.
+    const selected = this._selected && window.samples.find((pair) => pair[0] === this._selected[0]);
+    this._select(selected ?? null);
+  }
+
+  // Hover, tap and keyboard --------------------------------------------------------------------
+
+  _point(event) {
+    const box = this._el.svg.getBoundingClientRect();
+    if (box.width === 0) return;
+    const at = Math.min(1, Math.max(0, (event.clientX - box.left) / box.width));
+    this._select(nearestSample(this._window(), this._config.window, at));
+  }
+
+  _key(event) {
+    const samples = this._window().samples;
+    if (!samples.length) return;
+    const index = this._selected ? samples.findIndex((pair) => pair[0] === this._selected[0]) : -1;
+    const moves = { ArrowLeft: -1, ArrowRight: 1, Home: -Infinity, End: Infinity };
+    if (!(event.key in moves)) return;
+    event.preventDefault();
+    const start = index === -1 ? samples.length : index;
+    const next = Math.min(samples.length - 1, Math.max(0, start + moves[event.key]));
+    this._select(samples[Number.isFinite(next) ? next : 0]);
+  }
+
+  _select(sample) {
+    this._selected = sample;
+    const { tooltip, bars } = this._el;
+    for (const rect of bars.children) {
+      rect.classList.toggle("active", sample !== null && rect.dataset.time === String(sample[0]));
+    }
+    if (!sample) {
+      tooltip.hidden = true;
+      return;
+    }
+    const window = this._window();
+    const at = (sample[0] - 5 - window.start) / (this._config.window * 60);
+    // Slide the tooltip from left- to right-aligned across the chart, so it never leaves it.
+    const percent = (Math.min(1, Math.max(0, at)) * 100).toFixed(2);
+    tooltip.style.left = `${percent}%`;
+    tooltip.style.transform = `translateX(-${percent}%)`;
+    tooltip.textContent = `${formatTime(sample[0], this._locale(), this._timeZone())} · ${formatWatts(
+      sample[1],
+      this._locale(),
+    )}`;
+    tooltip.hidden = false;
+  }
+
+  // The session reset --------------------------------------------------------------------------
+
+  async _reset() {
+    const button = this._meter?.entities.reset_session;
+    if (!button) return;
+    this._el.reset.disabled = true;
+    try {
+      await this._hass.callService("button", "press", { entity_id: button });
+    } finally {
+      this._el.reset.disabled = false;
+    }
+  }
+}
+
+const EDITOR_LABELS = {
+  entity: "Meter (its Demand sensor)",
+  window: `Window (minutes, up to ${MAX_WINDOW_MINUTES})`,
+  show_chart: "Chart",
+  show_stats: "Window statistics",
+  show_session: "Session cost and reset",
+  show_costs: "Costs and projections",
+};
+
+const EDITOR_SCHEMA = [
+  {
+    name: "entity",
+    required: true,
+    selector: {
+      entity: { filter: { integration: "octopus_home_mini", domain: "sensor", device_class: "power" } },
+    },
+  },
+  {
+    name: "window",
+    selector: { number: { min: 1, max: MAX_WINDOW_MINUTES, step: 1, mode: "slider", unit_of_measurement: "min" } },
+  },
+  {
+    name: "",
+    type: "grid",
+    schema: ROWS.map((row) => ({ name: `show_${row}`, selector: { boolean: {} } })),
+  },
+];
+
+/** The visual editor: Home Assistant's own form with selectors. */
+class OctopusHomeMiniCardEditor extends HTMLElement {
+  setConfig(config) {
+    try {
+      this._config = normaliseConfig(config);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      this._config = { ...config };
+    }
+    this._render();
+  }
+
+  set hass(hass) {
+    this._hass = hass;
+    this._render();
+  }
+
+  _render() {
+    if (!this._config || !this._hass) return;
+    if (!this._form) {
+      this._form = document.createElement("ha-form");
+      this._form.schema = EDITOR_SCHEMA;
+      this._form.computeLabel = (item) => EDITOR_LABELS[item.name] ?? item.name;
+      this._form.addEventListener("value-changed", (event) => {
+        event.stopPropagation();
+        this._config = { ...this._config, ...event.detail.value };
+        this.dispatchEvent(
+          new CustomEvent("config-changed", {
+            detail: { config: this._config },
+            bubbles: true,
+            composed: true,
+          }),
+        );
+      });
+      this.appendChild(this._form);
+    }
+    this._form.hass = this._hass;
+    this._form.data = this._config;
+  }
+}
+
+/** Define the card and editor, and list the card in the picker (once per page). */
+function register() {
+  const registry = window.customElements;
+  if (registry.get(CARD_TYPE)) return;
+  registry.define(CARD_TYPE, OctopusHomeMiniCard);
+  registry.define(`${CARD_TYPE}-editor`, OctopusHomeMiniCardEditor);
+  window.customCards = window.customCards || [];
+  window.customCards.push({
+    type: CARD_TYPE,
+    name: "Octopus Home Mini Live",
+    description:
+      "Live demand from your Home Mini: every 10-second sample, the demand band, session cost and projections.",
+    preview: true,
+    documentationURL: "https://github.com/octopus-home-mini/octopus_home_mini#live-card",
+  });
+}
+
+// Home Assistant's app swaps window.customElements for a scoped-registry polyfill when it
+// starts; an element defined before that would be invisible to it. This module may load
+// first, so it defines its elements once the app's root element exists.
+window.customElements.whenDefined("home-assistant").then(register);
