@@ -163,8 +163,10 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             if stored.get("version") == 2:
                 return
         # A new install (or one from before the ledger): the history Kraken holds.
+        # (After an upgrade the half hour it stopped in is read live, to split the session.)
+        resume = self.meter.resume_after
         self.meter.ledger.mark_pending(
-            first, self.meter.resume_after or bucket_start(now - ONLINE_MAX_AGE)
+            first, bucket_start(resume) if resume else bucket_start(now - ONLINE_MAX_AGE)
         )
 
     def normal_interval(self) -> timedelta:

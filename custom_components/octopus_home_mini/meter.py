@@ -382,11 +382,12 @@ class MeterState:
         session = self.session
         start = bucket_start(session.counts_from)
         bucket = self.ledger.buckets.get(start)
-        if bucket is not None and bucket.portions is not None and not session.offset_by_time:
+        if bucket is not None and bucket.portions is not None:
             # Readings of the start's half hour may still arrive: keep the split current.
             _, session.offset_pence, session.offset_unpriced_wh = self.ledger.portion_before(
                 session.counts_from
             )
+            session.offset_by_time = False
         totals = self.ledger.totals(start, datetime.max.replace(tzinfo=start.tzinfo), self.rate_at)
         offset = session.offset_pence
         if session.offset_by_time and bucket is not None:
