@@ -333,7 +333,11 @@ class MeterState:
             self.ledger.add_reading(reading, self.cost_pence(reading), since)
             if self.newest is None or reading.read_at > self.newest.read_at:
                 self.newest = reading
-        for reading in readings:
+        ordered = sorted(readings, key=lambda r: r.read_at)
+        if self.consumption.accepted_at is None and ordered:
+            # A first register: the newest, so what follows lies where the ledger can judge it.
+            self.consumption.judge(ordered[-1].read_at, ordered[-1].consumption_wh, self._counted)
+        for reading in ordered:
             self.consumption.judge(reading.read_at, reading.consumption_wh, self._counted)
             if reading.export_wh is not None:
                 self.export.judge(reading.read_at, reading.export_wh, _plausible)

@@ -75,8 +75,9 @@ LONDON = ZoneInfo("Europe/London")
 LAG = timedelta(seconds=30)  # the simulator publishes a reading 30 s after it is taken
 POLL = timedelta(seconds=30)
 #: How long after setup the simulated Mini keeps uploading (then the card must show "offline"):
-#: over 10 s, so the session (started at setup) has a 10-s sample to count.
-MINI_RUNS = 11
+#: four 10-s samples, so the session (started at setup) surely counts one with energy (a
+#: single 10-s delta is often 0 Wh: the register counts whole Wh).
+MINI_RUNS = 41
 
 #: translation key -> (entity id, device class, unit, state class), as users will see them.
 EXPECTED: dict[str, tuple[str, str | None, str | None, str | None]] = {
