@@ -33,7 +33,7 @@ from custom_components.octopus_home_mini.const import (
 )
 from custom_components.octopus_home_mini.sensor import gas_volume_m3
 from custom_components.octopus_home_mini.statistics import statistic_id, statistic_prefix
-from tests.common import advance, max_requests_in_any_hour, setup_entry
+from tests.common import advance, setup_entry
 from tests.simulator import DUAL, GASDUP, GASONLY, KrakenSimulator
 from tests.simulator.fixtures import Fixture
 
@@ -119,61 +119,69 @@ async def test_gas_only_accounts(hass: HomeAssistant, frozen_sim: Sim, fixture: 
 
 async def test_a_day_of_gas(
     hass: HomeAssistant,
-    frozen_sim: Sim,
     freezer: FrozenDateTimeFactory,
+    socket_enabled: None,
 ) -> None:
-    """A morning beside an electricity meter: gas totals and hours equal the truth."""
+    """A whole day of gas: today's energy and cost and every hour equal the truth."""
+    from tests.simulator import run_simulator  # noqa: PLC0415
+
     asyncio.get_running_loop().set_debug(False)
-    sim, url = frozen_sim
-    await setup_entry(hass, url, DUAL)
-    entry = gas_entry(url, DUAL)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    device = DUAL.gas[0].device_id
-    prefix = f"sensor.home_mini_{DUAL.gas[0].serial.lower()}_"
-    assert hass.states.get(prefix + "demand") is None  # gas has no demand
-    for _ in range(6 * 120):  # through the morning heating
-        await advance(hass, freezer, 30)
-    now = dt_util.utcnow()
-    newest = entry.runtime_data.coordinator.data.newest
-    assert newest is not None
-    through = newest.read_at + timedelta(minutes=30)
-    assert now - through < timedelta(minutes=65)  # a half hour is in some minutes after it
-    energy = Decimal(sim.true_energy_wh(device, MIDNIGHT, through))
-    cost = sim.true_cost_pence(device, MIDNIGHT, through)
-    assert abs(Decimal(hass.states.get(prefix + "consumption_today").state) * 1000 - energy) <= 1
-    assert abs(Decimal(hass.states.get(prefix + "cost_today").state) * 100 - cost) <= Decimal(
-        "0.01"
-    )
-    assert (
-        hass.states.get(f"binary_sensor.home_mini_{DUAL.gas[0].serial.lower()}_online").state
-        == "on"
-    )
-    gas_polls = [
-        r
-        for r in sim.requests
-        if r.grouping == "HALF_HOURLY" and r.at >= MIDNIGHT + timedelta(hours=2)
-    ]
-    # Gas polls and the back-fill of both meters share at most three requests an hour.
-    assert len(gas_polls) / 6 <= 3
-    assert max_requests_in_any_hour(sim, DUAL.account_number) <= 125
-    # Every complete hour of the day in the long-term statistics.
+    freezer.move_to(MIDNIGHT + timedelta(seconds=30))
+    sim = KrakenSimulator()
+    async with run_simulator(sim) as url:
+        entry = gas_entry(url, GASONLY)
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        device = GASONLY.gas[0].device_id
+        serial = GASONLY.gas[0].serial.lower()
+        prefix = f"sensor.home_mini_{serial}_"
+        assert hass.states.get(prefix + "demand") is None  # gas has no demand
+        for _ in range(24 * 60 - 1):  # to 23:59:30
+            await advance(hass, freezer, 60)
+        now = dt_util.utcnow()
+        newest = entry.runtime_data.coordinator.data.newest
+        assert newest is not None
+        through = newest.read_at + timedelta(minutes=30)
+        assert now - through < timedelta(minutes=65)  # a half hour is in minutes after it
+        energy = Decimal(sim.true_energy_wh(device, MIDNIGHT, through))
+        cost = sim.true_cost_pence(device, MIDNIGHT, through)
+        today = Decimal(hass.states.get(prefix + "consumption_today").state) * 1000
+        assert abs(today - energy) <= 1
+        cost_today = Decimal(hass.states.get(prefix + "cost_today").state) * 100
+        assert abs(cost_today - cost) <= Decimal("0.01")
+        assert hass.states.get(f"binary_sensor.home_mini_{serial}_online").state == "on"
+        polls = [r for r in sim.requests if r.grouping == "HALF_HOURLY"]
+        # Gas polls and its back-fill: at most three requests an hour.
+        assert len(polls) / 24 <= 3
+        await _hours_and_energy_panel(hass, sim, device, GASONLY, through)
+
+
+async def _hours_and_energy_panel(
+    hass: HomeAssistant, sim: KrakenSimulator, device: str, fixture: Fixture, through: datetime
+) -> None:
+    """Every complete hour of the day in the statistics; the Energy panel's gas section."""
     await async_wait_recording_done(hass)
-    ident = statistic_id(statistic_prefix("gas", DUAL.gas[0].serial), "consumption")
+    ident = statistic_id(statistic_prefix("gas", fixture.gas[0].serial), "consumption")
     rows = await get_instance(hass).async_add_executor_job(
         statistics_during_period, hass, MIDNIGHT, through, {ident}, "hour", None, {"change"}
     )
     hours = {datetime.fromtimestamp(row["start"], UTC): row["change"] for row in rows[ident]}
-    hour = MIDNIGHT + timedelta(hours=5)
+    hour = MIDNIGHT
+    cost_id = statistic_id(statistic_prefix("gas", fixture.gas[0].serial), "cost")
+    costs = await get_instance(hass).async_add_executor_job(
+        statistics_during_period, hass, MIDNIGHT, through, {cost_id}, "hour", None, {"change"}
+    )
+    pence = {datetime.fromtimestamp(r["start"], UTC): r["change"] for r in costs[cost_id]}
     while hour + timedelta(hours=1) <= through - timedelta(hours=1):
         truth = sim.true_energy_wh(device, hour, hour + timedelta(hours=1))
         assert abs(Decimal(str(hours[hour])) * 1000 - truth) <= 1, hour
+        truth_p = sim.true_cost_pence(device, hour, hour + timedelta(hours=1))
+        assert abs(Decimal(str(pence[hour])) * 100 - truth_p) <= Decimal("0.01"), hour
         hour += timedelta(hours=1)
     # The Energy panel accepts the gas statistic in its gas section.
     assert await async_setup_component(hass, "energy", {})
     manager = await energy_data.async_get_manager(hass)
-    cost_id = statistic_id(statistic_prefix("gas", DUAL.gas[0].serial), "cost")
     gas_source = {
         "type": "gas",
         "stat_energy_from": ident,
