@@ -17,6 +17,9 @@ from syrupy.assertion import SnapshotAssertion
 import custom_components.octopus_home_mini  # noqa: F401
 from tests.simulator import ACCOUNTS, KrakenSimulator, run_simulator
 
+# The harness's plugin turns on every SQL statement at INFO, written past pytest's capture.
+logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+
 START = datetime(2026, 3, 14, 12, 0, 0, tzinfo=UTC)
 #: Simulators of the running test, so the secrets guard can learn the tokens they issued.
 _SIMULATORS: list[KrakenSimulator] = []
