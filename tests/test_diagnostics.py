@@ -40,3 +40,32 @@ async def test_diagnostics_redacted(
     assert result["coordinator"]["tariff"] == "HalfHourlyTariff"
     # The account's budget saw every request the simulator received.
     assert result["coordinator"]["account_requests_last_hour"] == requests_before
+
+
+async def test_gas_diagnostics_redacted(
+    frozen_sim: tuple[KrakenSimulator, str],
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    """A gas entry: MPRN, serial and device id redacted; the ledger is summarised."""
+    from tests.simulator import GASONLY  # noqa: PLC0415
+    from tests.test_gas import gas_entry  # noqa: PLC0415
+
+    _, url = frozen_sim
+    entry = gas_entry(url, GASONLY)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    result = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    text = json.dumps(result)
+    point = GASONLY.gas[0]
+    for secret in (
+        GASONLY.api_key,
+        GASONLY.account_number,
+        point.mprn,
+        point.serial,
+        point.device_id,
+    ):
+        assert secret not in text
+    assert result["coordinator"]["fuel"] == "gas"
+    assert result["coordinator"]["ledger_pending_half_hours"] > 0  # its history is on its way

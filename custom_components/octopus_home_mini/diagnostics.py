@@ -14,7 +14,9 @@ from .const import (
     CONF_DEVICE_ID,
     CONF_EXPORT_DEVICE_ID,
     CONF_MPAN,
+    CONF_MPRN,
     CONF_SERIAL_NUMBER,
+    CONF_STATISTICS_SERIAL,
 )
 from .coordinator import HomeMiniConfigEntry
 
@@ -24,7 +26,9 @@ TO_REDACT = {
     CONF_DEVICE_ID,
     CONF_EXPORT_DEVICE_ID,
     CONF_MPAN,
+    CONF_MPRN,
     CONF_SERIAL_NUMBER,
+    CONF_STATISTICS_SERIAL,
     "unique_id",
     "title",
 }
@@ -53,5 +57,8 @@ async def async_get_config_entry_diagnostics(
             "tariff": data.tariff.kind.value if data.tariff else None,
             "meters_on_account": len(entry.runtime_data.link.coordinators),
             "account_requests_last_hour": entry.runtime_data.link.budget.used(),
+            "ledger_half_hours": len(coordinator.meter.ledger.buckets),
+            "ledger_pending_half_hours": len(coordinator.meter.ledger.pending),
+            "fuel": "gas" if coordinator.gas else "electricity",
         },
     }
