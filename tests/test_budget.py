@@ -12,7 +12,7 @@ def test_restore_counts_same_instant_requests_once_each() -> None:
     budget = RequestBudget(5, clock)
     for _ in range(3):  # token, telemetry and tariff in one poll
         budget.record()
-    saved = budget.history()
+    saved = budget.sent()
     budget.restore(saved)
     assert budget.used() == 3
     fresh = RequestBudget(5, clock)

@@ -20,7 +20,17 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from custom_components.octopus_home_mini.api import TelemetryReading
 from custom_components.octopus_home_mini.ledger import BUCKET, Ledger, bucket_start
 from custom_components.octopus_home_mini.meter import MeterState
-from custom_components.octopus_home_mini.statistics import statistic_id, statistic_prefix
+from custom_components.octopus_home_mini.statistics import (
+    StatisticsState,
+    statistic_id,
+    statistic_prefix,
+)
+from custom_components.octopus_home_mini.store import (
+    dump,
+    ledger_from_json,
+    ledger_to_json,
+    load_meter,
+)
 from tests.common import advance, setup_entry
 from tests.simulator import SINGLE, KrakenSimulator
 
@@ -274,7 +284,7 @@ def test_zero_export_register_after_a_restart_is_ignored() -> None:
     exporting = [replace(r, export_wh=Decimal(1_834_000 + i)) for i, r in enumerate(readings(0, 6))]
     meter.accept(exporting, T0)
     restarted = MeterState(T0)
-    restarted.restore(meter.as_store())
+    load_meter(restarted, dump(meter, StatisticsState(), []))
     zero = [replace(r, export_wh=Decimal(0)) for r in readings(6, 3)]
     restarted.accept(zero, T0)
     assert restarted.export.accepted_wh == 1_834_005
@@ -288,7 +298,7 @@ def test_ledger_survives_storage() -> None:
     for r in readings(0, 40):
         ledger.add_reading(r, r.cost_delta_with_tax_pence)
     ledger.mark_pending(T0 - timedelta(hours=2), T0)
-    copy = Ledger.from_store(ledger.as_store())
+    copy = ledger_from_json(ledger_to_json(ledger))
     rate = lambda _: Decimal(20)  # noqa: E731
     assert copy.totals(T0, T0 + 2 * BUCKET, rate) == ledger.totals(T0, T0 + 2 * BUCKET, rate)
     assert copy.pending == ledger.pending == {T0 - BUCKET * k for k in range(1, 5)}
@@ -399,8 +409,8 @@ def test_pruning_keeps_the_session_and_prices() -> None:
     assert meter.session_cost() == before
     assert dropped.cost_pence == Decimal(360) / 1000 * 20
     restored = MeterState(T0)
-    restored.restore(meter.as_store())
+    load_meter(restored, dump(meter, StatisticsState(), []))
     assert restored.session_cost() == before
     quiet = MeterState(T0)
-    quiet.restore(meter.as_store())  # restarted, no reading yet: where to resume is kept
-    assert quiet.as_store()["counted_through"] == meter.as_store()["counted_through"]
+    load_meter(quiet, dump(meter, StatisticsState(), []))  # restarted, no reading yet
+    assert quiet.counted_through == meter.counted_through  # where to resume is kept

@@ -28,6 +28,7 @@ from .coordinator import (
     HomeMiniCoordinator,
     HomeMiniRuntimeData,
 )
+from .store import meter_store
 from .websocket_api import async_register_commands
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -121,4 +122,4 @@ async def async_unload_entry(hass: HomeAssistant, entry: HomeMiniConfigEntry) ->
 
 async def async_remove_entry(hass: HomeAssistant, entry: HomeMiniConfigEntry) -> None:
     """Deleting a meter deletes its stored session and counting position."""
-    await HomeMiniCoordinator.store_for(hass, entry).async_remove()
+    await meter_store(hass, entry.entry_id).async_remove()

@@ -33,17 +33,16 @@ class RequestBudget:
         """Whether ``requests`` more fit under the ceiling now."""
         return self.used() + requests <= self.per_hour
 
-    def history(self) -> list[str]:
+    def sent(self) -> list[datetime]:
         """The last hour's request times, to survive a restart."""
         self.used()
-        return [sent.isoformat() for sent in self._sent]
+        return list(self._sent)
 
-    def restore(self, history: Iterable[str]) -> None:
+    def restore(self, history: Iterable[datetime]) -> None:
         """Merge request times saved by a previous run (or by this budget itself).
 
         A multiset union: requests sent in the same instant all count, none twice.
         """
-        saved = Counter(datetime.fromisoformat(sent) for sent in history)
-        merged = Counter(self._sent) | saved
+        merged = Counter(self._sent) | Counter(history)
         self._sent = deque(sorted(merged.elements()))
         self.used()

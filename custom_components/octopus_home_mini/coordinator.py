@@ -7,13 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 import random
-from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
@@ -57,6 +55,15 @@ from .ledger import BUCKET, bucket_start, half_hours
 from .meter import HomeMiniData, MeterState, previous_month_start
 from .repairs import async_look_for_replacement
 from .statistics import StatisticsState
+from .store import (
+    SAVE_DELAY,
+    Stored,
+    dump,
+    load_meter,
+    meter_store,
+    requests_from_json,
+    statistics_from_json,
+)
 from .tariff import product_code_of, rates_cover
 
 type HomeMiniConfigEntry = ConfigEntry[HomeMiniRuntimeData]
@@ -64,9 +71,6 @@ type HomeMiniConfigEntry = ConfigEntry[HomeMiniRuntimeData]
 ISSUE_NOT_REPORTING = "home_mini_not_reporting"
 ISSUE_MISSING = "home_mini_missing"
 ISSUE_EXCHANGED = "meter_exchanged"
-STORAGE_VERSION = 1
-#: Coalesce state writes: the ledger is saved at most this often (and on shutdown).
-STORAGE_DELAY = 60
 #: Kraken's answer for a range that starts before the telemetry it keeps.
 RETENTION_CODE = "KT-GB-4051"
 #: A history range that fails this often (other than for retention) is given up.
@@ -133,7 +137,7 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         self.meter = MeterState(dt_util.utcnow(), gas=self.gas)
         self._gas_next_try = datetime.min.replace(tzinfo=dt_util.UTC)
         self._gas_retry = GAS_RETRY
-        self._store = self.store_for(hass, entry)
+        self._store = meter_store(hass, entry.entry_id)
         self._statistics = StatisticsState()
         self._tariff_fetched: datetime | None = None
         self._extras_retry_at = datetime.min.replace(tzinfo=dt_util.UTC)
@@ -141,11 +145,6 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         self._rates_tried: tuple[datetime, datetime] | None = None
         self._fill_failures: dict[datetime, int] = {}
         self._mini_online: bool | None = None
-
-    @staticmethod
-    def store_for(hass: HomeAssistant, entry: ConfigEntry[Any]) -> Store[dict[str, Any]]:
-        """Where one meter's session and counting position are kept."""
-        return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}")
 
     @property
     def samples_received(self) -> int:
@@ -157,17 +156,12 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         now = dt_util.utcnow()
         first = previous_month_start(now, dt_util.get_default_time_zone())
         if stored := await self._store.async_load():
-            self.meter.restore(stored)
-            self._statistics = StatisticsState.from_store(stored.get("statistics"))
-            self.link.budget.restore(stored.get("requests", []))
-            if stored.get("version") == 2:
-                return
-        # A new install (or one from before the ledger): the history Kraken holds.
-        # (After an upgrade the half hour it stopped in is read live, to split the session.)
-        resume = self.meter.resume_after
-        self.meter.ledger.mark_pending(
-            first, bucket_start(resume) if resume else bucket_start(now - ONLINE_MAX_AGE)
-        )
+            load_meter(self.meter, stored)
+            self._statistics = statistics_from_json(stored.get("statistics"))
+            self.link.budget.restore(requests_from_json(stored.get("requests", [])))
+            return
+        # A new install: the history Kraken holds.
+        self.meter.ledger.mark_pending(first, bucket_start(now - ONLINE_MAX_AGE))
 
     def normal_interval(self) -> timedelta:
         """How often this meter is polled when all is well."""
@@ -269,7 +263,7 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             self.meter.ledger.seal(now)
             await self._refresh_extras(now)
         await self._write_statistics(now)
-        self._store.async_delay_save(self._stored, STORAGE_DELAY)
+        self._store.async_delay_save(self._stored, SAVE_DELAY)
         return self._snapshot(now)
 
     def _snapshot(self, now: datetime) -> HomeMiniData:
@@ -297,12 +291,8 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             self._gas_next_try = now + self._gas_retry
             self._gas_retry = min(GAS_RETRY_MAX, self._gas_retry * 2)
 
-    def _stored(self) -> dict[str, Any]:
-        return {
-            **self.meter.as_store(),
-            "statistics": self._statistics.as_store(),
-            "requests": self.link.budget.history(),
-        }
+    def _stored(self) -> Stored:
+        return dump(self.meter, self._statistics, self.link.budget.sent())
 
     async def _refresh_extras(self, now: datetime) -> None:
         """Tariff, history and historical rates, each only when due and within the budget.
@@ -446,5 +436,5 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         """Start a new cost session now."""
         now = dt_util.utcnow()
         self.meter.reset_session(now)
-        self._store.async_delay_save(self._stored, STORAGE_DELAY)
+        self._store.async_delay_save(self._stored, SAVE_DELAY)
         self.async_set_updated_data(self._snapshot(now))

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from .api import TelemetryReading
 
@@ -120,6 +119,21 @@ class Ledger:
         self.export_anchor: Decimal | None = None
         #: Earliest bucket changed since the statistics last took the changes.
         self.changed_from: datetime | None = None
+
+    @classmethod
+    def of(
+        cls,
+        buckets: dict[datetime, Bucket],
+        pending: set[datetime],
+        export_anchor: Decimal | None = None,
+    ) -> Ledger:
+        """A ledger holding ``buckets`` (as stored)."""
+        ledger = cls()
+        ledger.buckets = dict(buckets)
+        ledger._starts = sorted(buckets)
+        ledger.pending = set(pending)
+        ledger.export_anchor = export_anchor
+        return ledger
 
     # Writing ------------------------------------------------------------------------------
 
@@ -392,60 +406,3 @@ class Ledger:
     def unpriced(self, start: datetime, end: datetime) -> list[datetime]:
         """Half hours in [start, end) holding energy without a cost."""
         return [at for at, bucket in self._range(start, end) if bucket.unpriced_wh]
-
-    # Storage ------------------------------------------------------------------------------
-
-    def as_store(self) -> dict[str, Any]:
-        """A JSON-able form."""
-        return {
-            "buckets": [
-                [
-                    at.isoformat(),
-                    str(b.import_wh),
-                    str(b.cost_pence),
-                    str(b.unpriced_wh),
-                    None if b.export_end_wh is None else str(b.export_end_wh),
-                    None if b.export_end_at is None else b.export_end_at.isoformat(),
-                    int(b.final) | int(b.empty) << 1,
-                    None if b.row is None else [str(v) for v in b.row],
-                    None
-                    if b.portions is None
-                    else [
-                        [t.isoformat(), str(wh), None if c is None else str(c)]
-                        for t, (wh, c) in b.portions.items()
-                    ],
-                ]
-                for at, b in self._range(
-                    datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
-                )
-            ],
-            "pending": sorted(b.isoformat() for b in self.pending),
-            "export_anchor": None if self.export_anchor is None else str(self.export_anchor),
-        }
-
-    @classmethod
-    def from_store(cls, data: dict[str, Any]) -> Ledger:
-        """Back from :meth:`as_store`."""
-        ledger = cls()
-        for at, wh, cost, unpriced, export, export_at, flags, row, portions in data["buckets"]:
-            ledger.buckets[datetime.fromisoformat(at)] = Bucket(
-                import_wh=Decimal(wh),
-                cost_pence=Decimal(cost),
-                unpriced_wh=Decimal(unpriced),
-                export_end_wh=None if export is None else Decimal(export),
-                export_end_at=None if export_at is None else datetime.fromisoformat(export_at),
-                final=bool(flags & 1),
-                empty=bool(flags & 2),
-                row=None if row is None else (Decimal(row[0]), Decimal(row[1]), Decimal(row[2])),
-                portions=None
-                if portions is None
-                else {
-                    datetime.fromisoformat(t): (Decimal(w), None if c is None else Decimal(c))
-                    for t, w, c in portions
-                },
-            )
-        ledger._starts = sorted(ledger.buckets)
-        ledger.pending = {datetime.fromisoformat(b) for b in data.get("pending", [])}
-        if (anchor := data.get("export_anchor")) is not None:
-            ledger.export_anchor = Decimal(anchor)
-        return ledger

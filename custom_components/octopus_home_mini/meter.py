@@ -172,22 +172,6 @@ class RegisterGuard:
             )
             self._logged = True
 
-    def as_store(self) -> dict[str, Any]:
-        """For storage."""
-        return {
-            "at": None if self.accepted_at is None else self.accepted_at.isoformat(),
-            "wh": None if self.accepted_wh is None else str(self.accepted_wh),
-            "exchanged_at": None if self.exchanged_at is None else self.exchanged_at.isoformat(),
-        }
-
-    def restore(self, data: dict[str, Any]) -> None:
-        """From storage."""
-        if data.get("at") and data.get("wh"):
-            self.accepted_at = datetime.fromisoformat(data["at"])
-            self.accepted_wh = Decimal(data["wh"])
-        if data.get("exchanged_at"):
-            self.exchanged_at = datetime.fromisoformat(data["exchanged_at"])
-
 
 def _agrees(
     then: datetime, then_wh: Decimal, now: datetime, now_wh: Decimal, bounds: Bounds
@@ -460,65 +444,7 @@ class MeterState:
                 return False
         return True
 
-    def as_store(self) -> dict[str, Any]:
-        """What survives a restart."""
-        # Until a reading arrives, where the previous run stopped is still where to resume.
-        counted = self.newest.read_at if self.newest else self.resume_after
-        return {
-            "version": 2,
-            "ledger": self.ledger.as_store(),
-            "consumption": self.consumption.as_store(),
-            "export": self.export.as_store(),
-            "session": {
-                "started": self.session.started.isoformat(),
-                "counts_from": self.session.counts_from.isoformat(),
-                "offset_pence": str(self.session.offset_pence),
-                "offset_unpriced_wh": str(self.session.offset_unpriced_wh),
-                "carried_pence": str(self.session.carried_pence),
-                "offset_by_time": self.session.offset_by_time,
-            },
-            "rates": {at.isoformat(): str(rate) for at, rate in self.rates.items()},
-            "counted_through": None if counted is None else counted.isoformat(),
-        }
-
-    def restore(self, stored: dict[str, Any]) -> None:
-        """Continue from a previous run (the session continues; nothing is recounted)."""
-        if stored.get("version") != 2:
-            self._restore_v1(stored)
-            return
-        self.ledger = Ledger.from_store(stored["ledger"])
-        # An exchanged meter keeps the ledger but not the old meter's registers.
-        self.consumption.restore(stored.get("consumption", {}))
-        self.export.restore(stored.get("export", {}))
-        session = stored["session"]
-        self.session = Session(
-            started=datetime.fromisoformat(session["started"]),
-            counts_from=datetime.fromisoformat(session["counts_from"]),
-            offset_pence=Decimal(session["offset_pence"]),
-            offset_unpriced_wh=Decimal(session["offset_unpriced_wh"]),
-            carried_pence=Decimal(session["carried_pence"]),
-            offset_by_time=bool(session.get("offset_by_time")),
-        )
-        self.rates = {datetime.fromisoformat(k): Decimal(v) for k, v in stored["rates"].items()}
-        if stored.get("counted_through"):
-            self.resume_after = datetime.fromisoformat(stored["counted_through"])
-
-    def _restore_v1(self, stored: dict[str, Any]) -> None:
-        """The format before the ledger: a running session total and the register floor.
-
-        The session's total is carried; the ledger counts on from where it stopped.
-        """
-        old = stored.get("session") or {}
-        through = old.get("through")
-        if through and old.get("started"):
-            self.session = Session(
-                started=datetime.fromisoformat(old["started"]),
-                counts_from=datetime.fromisoformat(through),
-                carried_pence=Decimal(old.get("value", "0")),
-                offset_by_time=True,
-            )
-        if stored.get("register_wh") and stored.get("register_at"):
-            self.consumption.accepted_at = datetime.fromisoformat(stored["register_at"])
-            self.consumption.accepted_wh = Decimal(stored["register_wh"])
-        if stored.get("counted_through"):
-            self.resume_after = datetime.fromisoformat(stored["counted_through"])
+    @property
+    def counted_through(self) -> datetime | None:
+        """The newest reading counted; until one arrives, where the previous run stopped."""
+        return self.newest.read_at if self.newest else self.resume_after

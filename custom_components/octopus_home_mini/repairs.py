@@ -31,6 +31,7 @@ from .const import (
     is_gas,
     meter_point,
 )
+from .store import async_keep_for_new_meter
 
 if TYPE_CHECKING:
     from .coordinator import AccountLink, HomeMiniConfigEntry
@@ -38,8 +39,6 @@ if TYPE_CHECKING:
 ISSUE_METER_REPLACED = "meter_replaced"
 #: A meter Kraken no longer serves is looked for on the account at most this often (budget).
 REPLACEMENT_CHECK_INTERVAL = timedelta(hours=3)
-#: What a meter's store keeps across an exchange; the registers belong to the old meter.
-KEPT_IN_STORE = ("version", "ledger", "session", "rates", "statistics", "requests")
 _CHECKED: HassKey[dict[str, datetime]] = HassKey(f"{DOMAIN}_replacement_checked")
 
 
@@ -140,11 +139,7 @@ async def async_move_entry(
     serial: str = new[CONF_SERIAL_NUMBER]
     await hass.config_entries.async_unload(entry.entry_id)
     # Keep the session; forget the old meter's register floor and counting position.
-    from .coordinator import HomeMiniCoordinator  # noqa: PLC0415 (coordinator imports us)
-
-    store = HomeMiniCoordinator.store_for(hass, entry)
-    if (stored := await store.async_load()) is not None:
-        await store.async_save({key: stored[key] for key in KEPT_IN_STORE if key in stored})
+    await async_keep_for_new_meter(hass, entry.entry_id)
     entities = er.async_get(hass)
     for entity in er.async_entries_for_config_entry(entities, entry.entry_id):
         # Unique ids are "<device id>_<key>" (entity.py).

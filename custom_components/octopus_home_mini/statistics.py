@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 import re
-from typing import Any
 
 from homeassistant.components.recorder.models import (
     StatisticData,
@@ -79,29 +78,6 @@ class StatisticsState:
         self.base["consumption"] = self.base.get("consumption", ZERO) + pruned.import_wh / 1000
         self.base["cost"] = self.base.get("cost", ZERO) + pruned.cost_pence / 100
         self.base["export"] = self.base.get("export", ZERO) + pruned.export_wh / 1000
-
-    def as_store(self) -> dict[str, Any]:
-        """For storage."""
-        return {
-            "base": {kind: str(value) for kind, value in self.base.items()},
-            "written": self.written,
-            "unwritten_from": None
-            if self.unwritten_from is None
-            else self.unwritten_from.isoformat(),
-        }
-
-    @classmethod
-    def from_store(cls, data: dict[str, Any] | None) -> StatisticsState:
-        """Back from :meth:`as_store`."""
-        if not data:
-            return cls()
-        return cls(
-            base={kind: Decimal(value) for kind, value in data.get("base", {}).items()},
-            written=bool(data.get("written")),
-            unwritten_from=None
-            if data.get("unwritten_from") is None
-            else datetime.fromisoformat(data["unwritten_from"]),
-        )
 
 
 def complete_hours(now: datetime) -> datetime:
