@@ -67,7 +67,9 @@ def test_current_layout_round_trips() -> None:
     assert again == data
 
 
-@pytest.mark.parametrize("name", ["v1.1-ledger", f"v{STORAGE_VERSION}.{STORAGE_MINOR_VERSION}"])
+@pytest.mark.parametrize(
+    "name", ["v1.1-ledger", "v1.2", f"v{STORAGE_VERSION}.{STORAGE_MINOR_VERSION}"]
+)
 async def test_a_ledger_store_continues(
     hass: HomeAssistant,
     frozen_sim: Sim,

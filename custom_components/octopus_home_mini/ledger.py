@@ -69,12 +69,16 @@ class Bucket:
         if self.final or self.portions is None or read_at in self.portions:
             return False
         self.portions[read_at] = (wh, cost)
+        self.add_share(wh, cost)
+        return True
+
+    def add_share(self, wh: Decimal, cost: Decimal | None) -> None:
+        """Energy that belongs here but to no one reading of it (spread over a gap)."""
         self.import_wh += wh
         if cost is None:
             self.unpriced_wh += wh
         else:
             self.cost_pence += cost
-        return True
 
     def cost(self, rate: Decimal | None) -> Decimal | None:
         """Cost incl. VAT in pence; None while unpriced energy has no known rate."""
@@ -161,32 +165,50 @@ class Ledger:
 
     def add_reading(
         self, reading: TelemetryReading, cost: Decimal | None, since: datetime | None = None
-    ) -> None:
-        """Count a 10-s reading's energy and cost once.
+    ) -> Decimal:
+        """Count a 10-s reading's energy and cost once; returns the Wh newly counted.
 
         ``since`` is the previous reading's time when this reading's delta spans a Mini
-        outage: the energy is then spread over (since, read_at] in proportion to time.
+        outage: the energy is then shared over (since, read_at] by time.
         """
         wh = reading.consumption_delta_wh
         if wh is None:
-            return
+            return ZERO
         end = reading.read_at
-        if since is None or end - since <= OUTAGE_GAP:
-            shares = [(bucket_start(end), Decimal(1))]
-        else:
-            span = Decimal((end - since).total_seconds())
-            shares = []
-            for start in half_hours(since, end + timedelta(microseconds=1)):
-                overlap = min(end, start + BUCKET) - max(since, start)
-                if overlap.total_seconds() > 0:
-                    shares.append((start, Decimal(overlap.total_seconds()) / span))
-        for start, share in shares:
+        if since is not None and end - since > OUTAGE_GAP:
+            return self.spread(since, end, wh, cost)
+        bucket = self.buckets.get(start := bucket_start(end))
+        if bucket is not None and bucket.final:
+            return ZERO
+        if bucket is not None and bucket.portions is None:
+            return ZERO  # sealed: a reading this late was counted (or its register's gap was)
+        return wh if self._touch(start).add_portion(end, wh, cost) else ZERO
+
+    def spread(
+        self, since: datetime, end: datetime, wh: Decimal, cost: Decimal | None = None
+    ) -> Decimal:
+        """Energy known to lie in (since, end], not when: shared by time over the half hours.
+
+        Half hours Kraken has final rows for take no share (theirs is known). When the share
+        crosses a half hour, the split is a guess: those half hours become pending, so that
+        Kraken's rows settle them where it has any.
+        """
+        span = Decimal((end - since).total_seconds())
+        shares = []
+        for start in half_hours(since, end + timedelta(microseconds=1)):
+            overlap = min(end, start + BUCKET) - max(since, start)
             bucket = self.buckets.get(start)
-            if bucket is not None and (bucket.final or bucket.portions is None):
-                continue
-            if start in self.pending:
-                continue
-            self._touch(start).add_portion(end, wh * share, None if cost is None else cost * share)
+            if overlap.total_seconds() > 0 and (bucket is None or not bucket.final or bucket.empty):
+                shares.append((start, Decimal(overlap.total_seconds()) / span))
+        if not shares:
+            return ZERO
+        whole = sum((share for _, share in shares), ZERO)
+        for start, share in shares:
+            part = share / whole
+            self._touch(start).add_share(wh * part, None if cost is None else cost * part)
+        if len(shares) > 1:
+            self.mark_pending(since, end)
+        return wh
 
     def add_export(self, read_at: datetime, register_wh: Decimal) -> None:
         """An accepted export register reading: the newest of its half hour ends the bucket."""
@@ -282,9 +304,7 @@ class Ledger:
             cursor -= BUCKET  # an outage that began before the range
         run: list[datetime] = []
         for at, bucket in self._range(cursor, end + BUCKET * 48):
-            if not bucket.final:  # live readings: an outage before them stays unshared
-                for part in run:
-                    self._clear(part)
+            if not bucket.final:  # live readings: what a gap's share left there stays
                 run = []
                 if at >= end:
                     break
@@ -369,30 +389,6 @@ class Ledger:
                     cost += part_cost
         return wh, cost, unpriced
 
-    def energy_bounds(self, start: datetime, end: datetime) -> tuple[Decimal, Decimal] | None:
-        """Least and most energy counted in (start, end]; None if part of it is still unknown."""
-        low = high = ZERO
-        for at in half_hours(start, end + timedelta(microseconds=1)):
-            if at in self.pending:
-                return None
-            bucket = self.buckets.get(at)
-            if bucket is None:
-                continue
-            inside = start <= at and at + BUCKET <= end
-            if inside:
-                low += bucket.import_wh
-                high += bucket.import_wh
-            elif bucket.portions is not None:
-                part = sum(
-                    (wh for read_at, (wh, _) in bucket.portions.items() if start < read_at <= end),
-                    ZERO,
-                )
-                low += part
-                high += part
-            else:
-                high += bucket.import_wh
-        return low, high
-
     def hours(self, start: datetime, end: datetime, rate: RateLookup) -> list[HourTotals]:
         """Totals of each UTC hour in [start, end) (both bounds on the hour)."""
         found = []
@@ -404,5 +400,9 @@ class Ledger:
         return found
 
     def unpriced(self, start: datetime, end: datetime) -> list[datetime]:
-        """Half hours in [start, end) holding energy without a cost."""
-        return [at for at, bucket in self._range(start, end) if bucket.unpriced_wh]
+        """Half hours in [start, end) holding energy without a cost (pending ones get rows)."""
+        return [
+            at
+            for at, bucket in self._range(start, end)
+            if bucket.unpriced_wh and at not in self.pending
+        ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from bisect import insort
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
@@ -14,10 +13,10 @@ from .api import Tariff, TelemetryReading
 from .const import (
     DEFAULT_CALORIFIC_VALUE,
     GAS_ONLINE_MAX_AGE,
-    MAX_PLAUSIBLE_POWER_W,
     ONLINE_MAX_AGE,
     SAMPLE_BUFFER,
 )
+from .judge import RegisterGuard, delta_fault
 from .ledger import BUCKET, ZERO, Ledger, Totals, bucket_start
 from .tariff import unit_rate_pence
 
@@ -27,19 +26,11 @@ _LOGGER = logging.getLogger(__package__)
 OVERLAP = timedelta(minutes=2)
 #: A live poll reaches back at most this far; an older gap is filled from HALF_HOURLY rows.
 MAX_LIVE_WINDOW = timedelta(hours=1)
-#: A register agrees with the ledger within 10 Wh plus 1 %: both count whole Wh of one meter,
-#: so only rounding of spread portions and the register's own 0.1 Wh rendering differ.
-REGISTER_TOLERANCE_WH = Decimal(10)
-REGISTER_TOLERANCE_RATIO = Decimal("0.01")
-#: A register that disagrees but stays self-consistent this long is followed (meter exchange).
-FOLLOW_AFTER_READINGS = 30
-FOLLOW_AFTER = timedelta(minutes=5)
+_INSTANT = timedelta(microseconds=1)
 #: The last week's complete days give the typical day the projections use.
 DAYS_FOR_TYPICAL = 7
 #: A gas half hour with no row this long after it ended had none (the Mini was offline).
 GAS_MISSING_AFTER = timedelta(hours=1)
-
-type Bounds = Callable[[datetime, datetime], tuple[Decimal, Decimal] | None]
 
 
 def local_midnight(at: datetime, tz: tzinfo) -> datetime:
@@ -99,98 +90,6 @@ class HomeMiniData:
 
 
 @dataclass(slots=True)
-class RegisterGuard:
-    """Takes a cumulative register only when it agrees with the energy counted since the last.
-
-    A reading that disagrees is ignored (logged once); one that keeps disagreeing the same way
-    while agreeing with itself is a new register (a meter exchange) and is followed.
-    """
-
-    name: str
-    accepted_at: datetime | None = None
-    accepted_wh: Decimal | None = None
-    candidate: tuple[datetime, Decimal, int] | None = None
-    #: When the register was last followed to a lower value (a meter exchange).
-    exchanged_at: datetime | None = None
-    _logged: bool = False
-
-    def judge(self, read_at: datetime, value: Decimal | None, bounds: Bounds) -> None:
-        """Take ``value`` read at ``read_at`` if it is plausible."""
-        if self.accepted_at is not None and read_at <= self.accepted_at:
-            return  # already judged
-        if value is None or value <= 0:
-            self._ignore(read_at, "missing" if value is None else "zero")
-            return
-        if self.accepted_at is None or self.accepted_wh is None:
-            self._take(read_at, value)
-            return
-        verdict = _agrees(self.accepted_at, self.accepted_wh, read_at, value, bounds)
-        if verdict is None:
-            return  # the ledger cannot judge yet (a gap is still being filled)
-        if verdict:
-            self._take(read_at, value)
-            return
-        self._consider(read_at, value, bounds)
-
-    def _consider(self, read_at: datetime, value: Decimal, bounds: Bounds) -> None:
-        """A disagreeing reading: start or extend the run that may be a new register."""
-        if self.candidate is not None:
-            first_at, first_wh, count = self.candidate
-            if _agrees(first_at, first_wh, read_at, value, bounds):
-                count += 1
-                if count >= FOLLOW_AFTER_READINGS and read_at - first_at >= FOLLOW_AFTER:
-                    if self.accepted_wh is not None and value < self.accepted_wh:
-                        self.exchanged_at = read_at
-                    _LOGGER.warning(
-                        "The %s register moved from %s Wh to %s Wh and has stayed consistent "
-                        "since %s; following it (a meter exchange or a corrected register)",
-                        self.name,
-                        self.accepted_wh,
-                        value,
-                        first_at.isoformat(),
-                    )
-                    self._take(read_at, value)
-                    return
-                self.candidate = (first_at, first_wh, count)
-                self._ignore(read_at, "inconsistent with the energy counted")
-                return
-        self.candidate = (read_at, value, 1)
-        self._ignore(read_at, "inconsistent with the energy counted")
-
-    def _take(self, read_at: datetime, value: Decimal) -> None:
-        self.accepted_at, self.accepted_wh = read_at, value
-        self.candidate = None
-        self._logged = False
-
-    def _ignore(self, read_at: datetime, reason: str) -> None:
-        if not self._logged:
-            _LOGGER.warning(
-                "Ignoring %s register readings from %s on: the register was %s",
-                self.name,
-                read_at.isoformat(),
-                reason,
-            )
-            self._logged = True
-
-
-def _agrees(
-    then: datetime, then_wh: Decimal, now: datetime, now_wh: Decimal, bounds: Bounds
-) -> bool | None:
-    found = bounds(then, now)
-    if found is None:
-        return None
-    low, high = found
-    tolerance = REGISTER_TOLERANCE_WH + high * REGISTER_TOLERANCE_RATIO
-    return low - tolerance <= now_wh - then_wh <= high + tolerance
-
-
-def _plausible(then: datetime, now: datetime) -> tuple[Decimal, Decimal]:
-    """Export has no delta to check against: anything a UK supply could export."""
-    hours = Decimal((now - then).total_seconds()) / 3600
-    return ZERO, MAX_PLAUSIBLE_POWER_W * hours
-
-
-@dataclass(slots=True)
 class Session:
     """Cost since a press of *Reset session*: the ledger from that half hour, less its start."""
 
@@ -216,7 +115,7 @@ class MeterState:
         self.samples: list[TelemetryReading] = []
         self.newest: TelemetryReading | None = None
         self.consumption = RegisterGuard("meter")
-        self.export = RegisterGuard("export")
+        self.export = RegisterGuard("export", deltas=False)
         self.tariff: Tariff | None = None
         #: Historical unit rates by half hour (pence incl. VAT), for readings without a cost.
         self.rates: dict[datetime, Decimal] = {}
@@ -291,48 +190,62 @@ class MeterState:
         self.ledger.apply_rows(
             start, end, rows, self.cost_pence, now, missing_after=GAS_MISSING_AFTER, rows_whole=True
         )
-        for row in rows:
-            self.consumption.judge(row.read_at + BUCKET, row.consumption_wh, self._counted)
+        for row in sorted(rows, key=lambda r: r.read_at):
+            ended = row.read_at + BUCKET
+            if not self.consumption.settled(ended):
+                self.consumption.count(row.consumption_delta_wh or ZERO, ended)
+                self.consumption.judge(ended, row.consumption_wh)
             if self.newest is None or row.read_at > self.newest.read_at:
                 self.newest = row
                 self.samples_received += 1
 
     def accept(self, readings: list[TelemetryReading], window_start: datetime) -> None:
-        """Take a poll's readings: buffer, registers, ledger (each reading once)."""
-        newest_before = self.newest.read_at if self.newest else None
+        """Take a poll's readings, each judged and counted once: buffer, ledger, registers.
+
+        A live window that began at or before the newest reading joins on to it: the first
+        reading after a Mini outage then spans the outage.
+        """
+        joined = (
+            self.newest.read_at if self.newest and window_start <= self.newest.read_at else None
+        )
         held = {sample.read_at for sample in self.samples}
-        for reading in readings:
-            if reading.read_at in held:
-                continue
-            held.add(reading.read_at)
-            insort(self.samples, reading, key=lambda s: s.read_at)
-            self.samples_received += 1
-            since = None
-            if (
-                newest_before is not None
-                and reading.read_at > newest_before
-                and window_start <= newest_before
-            ):
-                since, newest_before = newest_before, reading.read_at
-            self.ledger.add_reading(reading, self.cost_pence(reading), since)
-            if self.newest is None or reading.read_at > self.newest.read_at:
-                self.newest = reading
-        ordered = sorted(readings, key=lambda r: r.read_at)
-        if self.consumption.accepted_at is None and ordered:
-            # A first register: the newest, so what follows lies where the ledger can judge it.
-            self.consumption.judge(ordered[-1].read_at, ordered[-1].consumption_wh, self._counted)
-        for reading in ordered:
-            self.consumption.judge(reading.read_at, reading.consumption_wh, self._counted)
-            if reading.export_wh is not None:
-                self.export.judge(reading.read_at, reading.export_wh, _plausible)
-                if self.export.accepted_at == reading.read_at and self.export.accepted_wh:
-                    self.ledger.add_export(reading.read_at, self.export.accepted_wh)
+        for reading in sorted(readings, key=lambda r: r.read_at):
+            if reading.read_at not in held:
+                previous = joined if joined is not None and reading.read_at > joined else None
+                if self._count(reading, previous):
+                    held.add(reading.read_at)
+                    if previous is not None:
+                        joined = reading.read_at
+            self._judge_registers(reading)
         if self.newest is not None:
             cutoff = self.newest.read_at - SAMPLE_BUFFER
             self.samples = [s for s in self.samples if s.read_at >= cutoff]
 
-    def _counted(self, then: datetime, now: datetime) -> tuple[Decimal, Decimal] | None:
-        return self.ledger.energy_bounds(then, now)
+    def _count(self, reading: TelemetryReading, previous: datetime | None) -> bool:
+        """Judge a new reading's delta and count it once; False if it cannot be trusted."""
+        if fault := delta_fault(reading, previous, self.consumption):
+            # In doubt: Kraken's half-hour row settles it; the register keeps the total.
+            _LOGGER.debug("Not counting the reading at %s: %s", reading.read_at, fault)
+            self.ledger.mark_pending(reading.read_at, reading.read_at + _INSTANT)
+            return False
+        insort(self.samples, reading, key=lambda s: s.read_at)
+        self.samples_received += 1
+        if not self.consumption.in_gap(reading.read_at):
+            wh = self.ledger.add_reading(reading, self.cost_pence(reading), previous)
+            if not self.consumption.settled(reading.read_at):
+                self.consumption.count(wh, reading.read_at)
+        if self.newest is None or reading.read_at > self.newest.read_at:
+            self.newest = reading
+        return True
+
+    def _judge_registers(self, reading: TelemetryReading) -> None:
+        """The registers at a reading, once every delta counted is at or before it."""
+        if gap := self.consumption.judge(reading.read_at, reading.consumption_wh):
+            self.ledger.spread(gap.start, gap.end, gap.wh)
+        if reading.export_wh is not None:
+            self.export.judge(reading.read_at, reading.export_wh)
+            if self.export.accepted_at == reading.read_at and self.export.accepted_wh:
+                self.ledger.add_export(reading.read_at, self.export.accepted_wh)
 
     def cost_pence(self, reading: TelemetryReading) -> Decimal | None:
         """Octopus's own cost incl. VAT; None when the reading has none (priced later)."""
@@ -383,7 +296,7 @@ class MeterState:
             offset = (bucket.cost(self.rate_at(start)) or bucket.cost_pence) * share
         if session.offset_unpriced_wh and (rate := self.rate_at(start)) is not None:
             offset += session.offset_unpriced_wh / 1000 * rate
-        return max(ZERO, totals.cost_pence - offset) + session.carried_pence
+        return totals.cost_pence - offset + session.carried_pence
 
     # Snapshot and storage ------------------------------------------------------------------
 

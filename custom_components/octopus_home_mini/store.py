@@ -5,7 +5,9 @@ Layouts (Home Assistant's ``Store`` version 1, by minor version):
 - 1.1 before the ledger: a running session total and the register floor (no ``version`` key);
 - 1.1 with ``"version": 2``: the half-hour ledger, registers, session, rates, statistics sums
   and the account's request times;
-- 1.2: the same without the inner ``version`` (the store's own minor version says it).
+- 1.2: the same without the inner ``version`` (the store's own minor version says it);
+- 1.3: the import register also keeps the energy counted after it (``counted_wh``), so the next
+  register's move is judged against exactly what the ledger holds since.
 
 Each is kept as a fixture under ``tests/fixtures/store/`` and loaded by the tests.
 """
@@ -22,12 +24,13 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, ONLINE_MAX_AGE
+from .judge import RegisterGuard
 from .ledger import Bucket, Ledger, bucket_start
-from .meter import MeterState, RegisterGuard, Session, previous_month_start
+from .meter import MeterState, Session, previous_month_start
 from .statistics import StatisticsState
 
 STORAGE_VERSION = 1
-STORAGE_MINOR_VERSION = 2
+STORAGE_MINOR_VERSION = 3
 #: Coalesce writes: a meter is saved at most this often (and on shutdown).
 SAVE_DELAY = 60
 #: What survives a meter exchange: the registers and counting position belong to the old meter.
@@ -56,6 +59,8 @@ class MeterStore(Store[Stored]):
         # 1.1 held two layouts; the ledger's says so in an inner "version".
         if old_minor_version < 2 and data.pop("version", None) != 2:
             data = _from_before_the_ledger(data, dt_util.utcnow())
+        elif old_minor_version < 3:
+            data = _count_after_the_register(data)
         return data
 
 
@@ -82,6 +87,24 @@ def _from_before_the_ledger(old: Stored, now: datetime) -> Stored:
     first = previous_month_start(now, dt_util.get_default_time_zone())
     meter.ledger.mark_pending(first, bucket_start(meter.resume_after or now - ONLINE_MAX_AGE))
     return dump(meter, StatisticsState(), requests_from_json(old.get("requests", [])))
+
+
+def _count_after_the_register(old: Stored) -> Stored:
+    """Layout 1.2: the readings the ledger holds after the last accepted register are counted."""
+    register = old.get("consumption") or {}
+    if not register.get("at"):
+        return old
+    after = datetime.fromisoformat(register["at"])
+    counted = sum(
+        (
+            Decimal(wh)
+            for *_, portions in old["ledger"]["buckets"]
+            for at, wh, _ in portions or ()
+            if datetime.fromisoformat(at) > after
+        ),
+        Decimal(0),
+    )
+    return {**old, "consumption": {**register, "counted_wh": str(counted)}}
 
 
 def meter_store(hass: HomeAssistant, entry_id: str) -> MeterStore:
@@ -203,6 +226,7 @@ def register_to_json(guard: RegisterGuard) -> Stored:
         "at": _time_or_none(guard.accepted_at),
         "wh": _decimal_or_none(guard.accepted_wh),
         "exchanged_at": _time_or_none(guard.exchanged_at),
+        "counted_wh": str(guard.counted_wh),
     }
 
 
@@ -211,6 +235,7 @@ def register_from_json(guard: RegisterGuard, data: Stored) -> None:
     if data.get("at") and data.get("wh"):
         guard.accepted_at = datetime.fromisoformat(data["at"])
         guard.accepted_wh = Decimal(data["wh"])
+        guard.counted_wh = Decimal(data.get("counted_wh", "0"))
     guard.exchanged_at = _parse_time(data.get("exchanged_at"))
 
 

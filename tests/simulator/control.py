@@ -11,6 +11,7 @@ from aiohttp import web
 from .gas import HalfHour
 from .household import Sample
 from .schema import parse_datetime
+from .telemetry import GAP_DELTAS
 
 if TYPE_CHECKING:
     from .simulator import KrakenSimulator
@@ -75,10 +76,25 @@ def add_routes(app: web.Application, sim_key: web.AppKey[KrakenSimulator]) -> No
         try:
             body = await request.json()
             when = parse_datetime(body["read_at"])
-            request.app[sim_key].add_glitch(body["device_id"], when, body["kind"])
+            request.app[sim_key].add_glitch(
+                body["device_id"], when, body["kind"], once=bool(body.get("once", False))
+            )
         except (ValueError, KeyError, TypeError) as error:
             return web.json_response({"error": str(error)}, status=400)
         return web.json_response({"ok": True})
+
+    async def behaviour(request: web.Request) -> web.Response:
+        """The switches for behaviours API.md leaves open (gap deltas, buffered uploads)."""
+        sim = request.app[sim_key]
+        if request.method == "POST":
+            body = await request.json()
+            if body.get("gap_delta", sim.gap_delta) not in GAP_DELTAS:
+                return web.json_response({"error": f"gap_delta: one of {GAP_DELTAS}"}, status=400)
+            sim.gap_delta = body.get("gap_delta", sim.gap_delta)
+            sim.stale_backfills = bool(body.get("stale_backfills", sim.stale_backfills))
+        return web.json_response(
+            {"gap_delta": sim.gap_delta, "stale_backfills": sim.stale_backfills}
+        )
 
     async def truth(request: web.Request) -> web.Response:
         sim = request.app[sim_key]
@@ -130,6 +146,7 @@ def add_routes(app: web.Application, sim_key: web.AppKey[KrakenSimulator]) -> No
     app.router.add_post("/_sim/faults", set_fault)
     app.router.add_delete("/_sim/faults", clear_faults)
     app.router.add_post("/_sim/glitches", add_glitch)
+    app.router.add_route("*", "/_sim/behaviour", behaviour)
     app.router.add_get("/_sim/truth", truth)
     app.router.add_get("/_sim/truth/half_hours", half_hours)
     app.router.add_get("/_sim/requests", requests)

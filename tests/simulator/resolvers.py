@@ -156,13 +156,17 @@ def resolve_telemetry(_root: object, info: GraphQLResolveInfo, **args: Any) -> l
         return []
     gaps, glitches, readable_end = sim.gaps(), sim.glitches(device.device_id), sim.readable_end(now)
     if start is None or end is None or grouping is None:
-        return [latest_row(meter, gaps, glitches, readable_end)]
+        return [latest_row(meter, gaps, glitches, readable_end, sim.gap_delta)]
     first = math.ceil(start.timestamp() / SLOT_SECONDS)
     stop = min(math.ceil(end.timestamp() / SLOT_SECONDS), readable_end)
     try:
-        return range_rows(meter, gaps, glitches, first, stop, GROUPING_SLOTS[grouping])
+        rows = range_rows(
+            meter, gaps, glitches, first, stop, GROUPING_SLOTS[grouping], sim.gap_delta
+        )
     except TooManyRowsError:
         raise errors.TOO_MANY_NODES.error() from None
+    sim.served(device.device_id, first, stop)
+    return rows
 
 
 def _gas_rows(

@@ -67,6 +67,11 @@ class KrakenSimulator:
         self.faults = FaultBook()
         self._calls: dict[str, deque[datetime]] = {}
         self._glitches: dict[str, dict[int, str]] = {}
+        self._once: dict[str, set[int]] = {}
+        #: What the first TEN_SECONDS delta after a gap covers (telemetry.GAP_DELTAS).
+        self.gap_delta = "whole"
+        #: A Mini back from a stale spell uploads what it buffered: the gap closes [UNKNOWN].
+        self.stale_backfills = False
         epoch_day = slot_of(epoch or self.clock()) // SLOTS_PER_DAY  # registers read base here
         self.devices: dict[str, Device] = {}
         self._meters: dict[str, MeterModel] = {}
@@ -171,9 +176,13 @@ class KrakenSimulator:
         """Disarm all faults; a stale Home Mini resumes uploading from now on."""
         self.faults.clear(self.clock())
 
-    def add_glitch(self, device_id: str, read_at: datetime, kind: str) -> None:
+    def add_glitch(
+        self, device_id: str, read_at: datetime, kind: str, *, once: bool = False
+    ) -> None:
         """Make the sample at ``read_at`` report consumption 0, register-500 or null, or no cost.
 
+        ``negative_delta``: a zero register and a delta of minus the register. ``once``: only
+        the first range answer holding it is glitched; later ones carry the right row.
         For a gas meter ``read_at`` is the start of the half hour.
         """
         if kind not in GLITCH_KINDS:
@@ -181,6 +190,15 @@ class KrakenSimulator:
         if device_id not in self._gas_meters:
             self._meter(device_id)
         self._glitches.setdefault(device_id, {})[slot_of(read_at)] = kind
+        if once:
+            self._once.setdefault(device_id, set()).add(slot_of(read_at))
+
+    def served(self, device_id: str, first: int, end: int) -> None:
+        """A range answer covered slots [first, end): glitches served once are gone."""
+        once = self._once.get(device_id, set())
+        for slot in [s for s in once if first <= s < end]:
+            once.discard(slot)
+            self._glitches[device_id].pop(slot, None)
 
     def glitches(self, device_id: str) -> dict[int, str]:
         """Glitched slots of a device."""
@@ -189,7 +207,10 @@ class KrakenSimulator:
     def gaps(self) -> Gaps:
         """Slots the (stale) Home Minis never uploaded."""
         windows = []
+        now = self.clock()
         for window in self.faults.stale:
+            if self.stale_backfills and window.end is not None and window.end <= now:
+                continue  # the Mini uploaded what it buffered
             first = math.ceil(window.start.timestamp() / SLOT_SECONDS)
             end = (
                 FOREVER if window.end is None else math.ceil(window.end.timestamp() / SLOT_SECONDS)

@@ -23,7 +23,10 @@ GROUPING_SLOTS = {
 }
 MAX_ROWS = 10_000
 FOREVER = 2**62  # end slot of a stale window that is still open
-GLITCH_KINDS = ("zero", "decrease", "null", "null_cost")
+GLITCH_KINDS = ("zero", "decrease", "null", "null_cost", "negative_delta")
+#: What the first delta after a gap covers: the whole gap (consecutive registers differ by the
+#: delta, API.md §7) or only its own 10 s (seen in another model of the API) [UNKNOWN].
+GAP_DELTAS = ("whole", "own")
 _TENTH = Decimal("0.1")
 
 
@@ -88,9 +91,12 @@ def _row(
     register = meter.register(last)
     consumption: Decimal | None = Decimal(register).quantize(_TENTH)
     glitch = glitches.get(last)
+    delta = wh(register - meter.register(previous))
     match glitch:
         case "zero":
             consumption = Decimal("0.0")
+        case "negative_delta":  # as served once by Kraken: a zero register, a huge negative delta
+            consumption, delta = Decimal("0.0"), -Decimal(register).quantize(_TENTH)
         case "decrease":
             consumption = Decimal(register - 500).quantize(_TENTH)
         case "null":
@@ -101,7 +107,7 @@ def _row(
     return {
         "readAt": slot_time(read_at_slot),
         "consumption": consumption,
-        "consumptionDelta": wh(register - meter.register(previous)),
+        "consumptionDelta": delta,
         "demand": (Decimal(demand) / count).quantize(_TENTH),
         "costDelta": cost if priced else None,
         "costDeltaWithTax": cost * meter.tariff.vat if priced else None,
@@ -116,6 +122,7 @@ def range_rows(
     first: int,
     end: int,
     size: int,
+    gap_delta: str = "whole",
 ) -> list[dict[str, Any]]:
     """Rows for uploaded slots in [first, end), grouped in ``size``-slot UTC-aligned buckets."""
     rows: list[dict[str, Any]] = []
@@ -125,7 +132,7 @@ def range_rows(
         stop = min(end, bucket + size)
         segments = gaps.segments(cursor, stop)
         if segments:
-            previous = gaps.reported_before(segments[0][0])
+            previous = _previous(gaps, segments[0][0], size, gap_delta)
             rows.append(_row(meter, bucket, segments, previous, glitches))
             if len(rows) > MAX_ROWS:
                 raise TooManyRowsError
@@ -134,8 +141,19 @@ def range_rows(
 
 
 def latest_row(
-    meter: MeterModel, gaps: Gaps, glitches: Mapping[int, str], readable_end: int
+    meter: MeterModel,
+    gaps: Gaps,
+    glitches: Mapping[int, str],
+    readable_end: int,
+    gap_delta: str = "whole",
 ) -> dict[str, Any]:
     """The newest uploaded sample before slot ``readable_end``, as a TEN_SECONDS row."""
     last = gaps.reported_before(readable_end)
-    return _row(meter, last, [(last, last + 1)], gaps.reported_before(last), glitches)
+    return _row(meter, last, [(last, last + 1)], _previous(gaps, last, 1, gap_delta), glitches)
+
+
+def _previous(gaps: Gaps, slot: int, size: int, gap_delta: str) -> int:
+    """The slot whose register a row's delta starts from."""
+    if gap_delta == "own" and size == 1:
+        return slot - 1
+    return gaps.reported_before(slot)
