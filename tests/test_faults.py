@@ -238,6 +238,23 @@ async def test_stale_mini_raises_and_clears_a_repair(
     assert hass.states.get(ONLINE).state == "on"
 
 
+async def test_a_deleted_meter_leaves_no_repair(
+    hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
+) -> None:
+    """A repair raised for a meter goes with its entry (it named a meter that is gone)."""
+    sim, url = frozen_sim
+    entry = await setup_entry(hass, url)
+    issues = ir.async_get(hass)
+    issue_id = f"home_mini_not_reporting_{entry.entry_id}"
+    sim.set_fault("stale")
+    for _ in range(2 * 16):
+        await advance(hass, freezer, 30)
+    assert issues.async_get_issue("octopus_home_mini", issue_id) is not None
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert [key for key in issues.issues if key[0] == "octopus_home_mini"] == []
+
+
 async def test_two_meters_share_one_budget(
     hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from homeassistant.const import CONF_API_KEY, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryError
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
@@ -121,5 +121,9 @@ async def async_unload_entry(hass: HomeAssistant, entry: HomeMiniConfigEntry) ->
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: HomeMiniConfigEntry) -> None:
-    """Deleting a meter deletes its stored session and counting position."""
+    """Deleting a meter deletes its stored session, counting position and repairs."""
     await meter_store(hass, entry.entry_id).async_remove()
+    suffix = f"_{entry.entry_id}"
+    for domain, issue_id in list(ir.async_get(hass).issues):
+        if domain == DOMAIN and issue_id.endswith(suffix):
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
