@@ -159,3 +159,17 @@ def test_a_zero_export_register_is_quiet(caplog: pytest.LogCaptureFixture) -> No
     loud = [r for r in caplog.get_records("call") if r.levelno >= logging.INFO]
     assert loud == []
     assert meter.export.accepted_wh is None
+
+
+def test_the_session_goes_negative_when_octopus_pays() -> None:
+    """Case 7 of the record issue: Agile below zero, the session is what Octopus's costs add to."""
+    world = World([3] * 90, [], {}, own_delta=False, shuffled=False)
+    rows = [  # Octopus pays 6 p/kWh incl. VAT: each reading's cost is negative
+        replace(r, cost_delta_with_tax_pence=-(r.consumption_delta_wh or 0) * Decimal("0.006"))
+        for r in _poll(world, 90, 0, set())
+    ]
+    meter = MeterState(T0 + SLOT)
+    meter.accept(rows, T0 + SLOT * 90)
+    expected = -Decimal(3 * 89) * Decimal("0.006")  # the readings after the session's start
+    assert meter.session_cost() == pytest.approx(expected, abs=Decimal("0.0001"))
+    assert meter.session_cost() < 0

@@ -157,3 +157,48 @@ async def test_no_store_is_no_exchange(hass: HomeAssistant, hass_storage: dict[s
     """An exchange before anything was saved writes nothing."""
     await async_keep_for_new_meter(hass, "never-saved")
     assert f"{DOMAIN}.never-saved" not in hass_storage
+
+
+@pytest.mark.parametrize(
+    ("minor", "data"),
+    [
+        (1, {}),  # before the ledger, nothing kept yet: only the back-fill is asked for
+        (2, {**_fixture("v1.2")["data"], "consumption": {}}),  # no register accepted yet
+        # A newer layout (Home Assistant downgraded the integration): loaded as it is.
+        (
+            STORAGE_MINOR_VERSION + 1,
+            _fixture(f"v{STORAGE_VERSION}.{STORAGE_MINOR_VERSION}")["data"],
+        ),
+    ],
+    ids=["v1.1-empty", "v1.2-no-register", "newer"],
+)
+async def test_sparse_and_newer_stores_load(
+    hass: HomeAssistant, frozen_sim: Sim, hass_storage: dict[str, Any], minor: int, data: Any
+) -> None:
+    """A store without the optional parts, or from a newer minor version, still sets up."""
+    _, url = frozen_sim
+    entry = entry_for(url)
+    _put(
+        hass_storage,
+        entry.entry_id,
+        {"version": STORAGE_VERSION, "minor_version": minor, "data": data},
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    meter = entry.runtime_data.coordinator.meter
+    if minor == 1:
+        assert meter.session.carried_pence == 0
+        assert min(meter.ledger.pending) < SAVED_AT - timedelta(days=13)
+    else:  # the ledger carries on from what was kept
+        first = datetime.fromisoformat(data["ledger"]["buckets"][0][0])
+        assert first in meter.ledger.buckets
+
+
+def test_no_statistics_kept_is_a_fresh_start() -> None:
+    """A store without the statistics' part writes every hour from the ledger's first."""
+    state = statistics_from_json(None)
+    assert not state.written
+    assert state.base == {}
+    assert state.unwritten_from is None

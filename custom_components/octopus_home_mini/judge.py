@@ -20,10 +20,10 @@ from .const import MAX_PLAUSIBLE_POWER_W
 _LOGGER = logging.getLogger(__package__)
 
 ZERO = Decimal(0)
-#: A register agrees with the energy counted within 10 Wh plus 1 %: both count whole Wh of one
-#: meter, so only shares spread by time and the register's own 0.1 Wh rendering differ.
-TOLERANCE_WH = Decimal(10)
-TOLERANCE_RATIO = Decimal("0.01")
+#: A register agrees with the deltas counted since the last within 1 Wh plus 0.1 %: a delta is
+#: the difference of two registers, so only their 0.1 Wh rendering differs.
+TOLERANCE_WH = Decimal(1)
+TOLERANCE_RATIO = Decimal("0.001")
 #: A register that disagrees but stays self-consistent this long is followed (meter exchange).
 FOLLOW_AFTER_READINGS = 30
 FOLLOW_AFTER = timedelta(minutes=5)
@@ -105,7 +105,7 @@ class RegisterGuard:
             return None
         return move - self.counted_wh
 
-    def judge(self, read_at: datetime, value: Decimal | None) -> Gap | None:
+    def judge(self, read_at: datetime, value: Decimal | None) -> Gap | None:  # noqa: PLR0911
         """Take ``value`` read at ``read_at`` if it is plausible; the energy it adds, if any."""
         if self.settled(read_at):
             return None
@@ -117,13 +117,15 @@ class RegisterGuard:
         if self.accepted_at is None or self.accepted_wh is None:
             self._take(read_at, value)
             return None
-        move = value - self.accepted_wh
-        plausible = 0 <= move <= supply_bound(read_at - self.accepted_at) + TOLERANCE_WH
+        then, move = self.accepted_at, value - self.accepted_wh
+        plausible = 0 <= move <= supply_bound(read_at - then) + TOLERANCE_WH
         missing = move - self.counted_wh
         if (not self.deltas and plausible) or abs(missing) <= tolerance(self.counted_wh):
             self._take(read_at, value)
+            if self.deltas and missing > 0:  # a reading too small to doubt, not yet seen
+                return self._remember(Gap(then, read_at, missing))
         elif self.deltas and plausible and missing > 0:
-            return self._rise(self.accepted_at, read_at, value, missing)
+            return self._rise(then, read_at, value, missing)
         else:
             self._consider(read_at, value)
         return None
@@ -137,6 +139,9 @@ class RegisterGuard:
             return None
         gap = Gap(then, self.rise[0], missing)
         self._take(read_at, value)
+        return self._remember(gap)
+
+    def _remember(self, gap: Gap) -> Gap:
         self.gaps = [*self.gaps[-(RECENT_GAPS - 1) :], gap]
         return gap
 

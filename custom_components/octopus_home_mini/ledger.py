@@ -26,6 +26,9 @@ SEAL_AFTER = timedelta(minutes=10)
 #: A reading further than this from the one before spans a Mini outage (its delta covers it).
 OUTAGE_GAP = timedelta(seconds=60)
 
+#: Less than this between a half hour's content and its row is rounding, not a gap's share.
+CARRY_OVER_WH = Decimal("0.5")
+
 type RateLookup = Callable[[datetime], Decimal | None]
 ZERO = Decimal(0)
 
@@ -61,6 +64,8 @@ class Bucket:
     empty: bool = False
     #: A final bucket's own HALF_HOURLY row: (Wh, priced pence, unpriced Wh), before spreading.
     row: tuple[Decimal, Decimal, Decimal] | None = None
+    #: Of ``import_wh``, what was shared into it from a gap (an estimate by time).
+    shared_wh: Decimal = ZERO
     #: Provisional portions by reading time: (Wh, pence or None). None once sealed.
     portions: dict[datetime, tuple[Decimal, Decimal | None]] | None = field(default_factory=dict)
 
@@ -180,9 +185,11 @@ class Ledger:
         bucket = self.buckets.get(start := bucket_start(end))
         if bucket is not None and bucket.final:
             return ZERO
-        if bucket is not None and bucket.portions is None:
-            return ZERO  # sealed: a reading this late was counted (or its register's gap was)
-        return wh if self._touch(start).add_portion(end, wh, cost) else ZERO
+        target = self._touch(start)
+        if target.portions is None:  # sealed: the caller knows the reading is new
+            target.add_share(wh, cost)
+            return wh
+        return wh if target.add_portion(end, wh, cost) else ZERO
 
     def spread(
         self, since: datetime, end: datetime, wh: Decimal, cost: Decimal | None = None
@@ -202,10 +209,10 @@ class Ledger:
                 shares.append((start, Decimal(overlap.total_seconds()) / span))
         if not shares:
             return ZERO
-        whole = sum((share for _, share in shares), ZERO)
-        for start, share in shares:
-            part = share / whole
-            self._touch(start).add_share(wh * part, None if cost is None else cost * part)
+        for start, part in shares:
+            target = self._touch(start)
+            target.add_share(wh * part, None if cost is None else cost * part)
+            target.shared_wh += wh * part
         if len(shares) > 1:
             self.mark_pending(since, end)
         return wh
@@ -279,7 +286,10 @@ class Ledger:
             self.pending.discard(bucket_at)
             row = by_start.get(bucket_at)
             bucket = self._touch(bucket_at)
+            if row is not None and not bucket.final:
+                self._carry(bucket_at, bucket, row)
             bucket.portions = None
+            bucket.shared_wh = ZERO
             bucket.final = True
             bucket.empty = row is None
             bucket.export_end_wh = bucket.export_end_at = None
@@ -293,6 +303,29 @@ class Ledger:
                 bucket.export_end_wh = row.export_wh
                 bucket.export_end_at = bucket_at + BUCKET - timedelta(seconds=10)
         self._spread_outages(start, end)
+
+    def _carry(self, start: datetime, bucket: Bucket, row: TelemetryReading) -> None:
+        """What a row settles differently from a half hour's estimate moves to the next open one.
+
+        A gap's share was spread by time; Kraken's row may hold less (the first row after an
+        outage carries the whole outage) or more. The difference goes to the next half hour
+        still open, so a total never jumps while rows arrive; that half hour's own row settles
+        it in turn.
+        """
+        wh = row.consumption_delta_wh or ZERO
+        if abs(bucket.shared_wh) <= CARRY_OVER_WH:
+            return  # nothing here was an estimate: the row only adds what was not known
+        surplus = bucket.import_wh - wh
+        if abs(surplus) <= CARRY_OVER_WH:
+            return
+        for at in self._starts[bisect_left(self._starts, start + BUCKET) :]:
+            target = self.buckets[at]
+            if not target.final:
+                self._touch(at)
+                target.import_wh += surplus
+                target.shared_wh += surplus
+                target.unpriced_wh += surplus  # priced at that half hour's own rate
+                return
 
     def _spread_outages(self, start: datetime, end: datetime) -> None:
         """Rebuild [start, end) from the rows: a row after half hours without one is shared.

@@ -127,6 +127,8 @@ class MeterState:
         self.covered_until: datetime | None = None
         self.samples_received = 0
         self._typical: tuple[tuple[Any, ...], Decimal | None] | None = None
+        #: Octopus's price of the newest priced reading, for energy a register reveals.
+        self._pence_per_wh: Decimal | None = None
 
     # Fetch window ------------------------------------------------------------------------
 
@@ -230,10 +232,16 @@ class MeterState:
             return False
         insort(self.samples, reading, key=lambda s: s.read_at)
         self.samples_received += 1
-        if not self.consumption.in_gap(reading.read_at):
-            wh = self.ledger.add_reading(reading, self.cost_pence(reading), previous)
-            if not self.consumption.settled(reading.read_at):
-                self.consumption.count(wh, reading.read_at)
+        # Energy up to an accepted register, or inside a gap it revealed, is counted already.
+        if not self.consumption.settled(reading.read_at) and not self.consumption.in_gap(
+            reading.read_at
+        ):
+            cost = self.cost_pence(reading)
+            wh = self.ledger.add_reading(reading, cost, previous)
+            self.consumption.count(wh, reading.read_at)
+            delta = reading.consumption_delta_wh
+            if cost is not None and delta:
+                self._pence_per_wh = cost / delta
         if self.newest is None or reading.read_at > self.newest.read_at:
             self.newest = reading
         return True
@@ -241,7 +249,10 @@ class MeterState:
     def _judge_registers(self, reading: TelemetryReading) -> None:
         """The registers at a reading, once every delta counted is at or before it."""
         if gap := self.consumption.judge(reading.read_at, reading.consumption_wh):
-            self.ledger.spread(gap.start, gap.end, gap.wh)
+            # Priced as the reading that revealed it was (Octopus's own rate incl. VAT), else
+            # at the half hour's unit rate when the totals are read.
+            cost = None if self._pence_per_wh is None else gap.wh * self._pence_per_wh
+            self.ledger.spread(gap.start, gap.end, gap.wh, cost)
         if reading.export_wh is not None:
             self.export.judge(reading.read_at, reading.export_wh)
             if self.export.accepted_at == reading.read_at and self.export.accepted_wh:

@@ -7,7 +7,8 @@ Layouts (Home Assistant's ``Store`` version 1, by minor version):
   and the account's request times;
 - 1.2: the same without the inner ``version`` (the store's own minor version says it);
 - 1.3: the import register also keeps the energy counted after it (``counted_wh``), so the next
-  register's move is judged against exactly what the ledger holds since.
+  register's move is judged against exactly what the ledger holds since; a half hour keeps
+  what a gap shared into it (``shared_wh``, a tenth element).
 
 Each is kept as a fixture under ``tests/fixtures/store/`` and loaded by the tests.
 """
@@ -186,6 +187,7 @@ def ledger_to_json(ledger: Ledger) -> Stored:
                     [t.isoformat(), str(wh), _decimal_or_none(c)]
                     for t, (wh, c) in b.portions.items()
                 ],
+                str(b.shared_wh),
             ]
             for at, b in sorted(ledger.buckets.items())
         ],
@@ -197,8 +199,9 @@ def ledger_to_json(ledger: Ledger) -> Stored:
 def ledger_from_json(data: Stored) -> Ledger:
     """Back from :func:`ledger_to_json`."""
     buckets: dict[datetime, Bucket] = {}
-    for at, wh, cost, unpriced, export, export_at, flags, row, portions in data["buckets"]:
+    for at, wh, cost, unpriced, export, export_at, flags, row, portions, *shared in data["buckets"]:
         buckets[datetime.fromisoformat(at)] = Bucket(
+            shared_wh=Decimal(shared[0]) if shared else Decimal(0),
             import_wh=Decimal(wh),
             cost_pence=Decimal(cost),
             unpriced_wh=Decimal(unpriced),
