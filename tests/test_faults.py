@@ -15,7 +15,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
 
-from tests.common import advance, max_requests_in_any_hour, setup_entry
+from tests.common import advance, max_requests_in_any_hour, settle, setup_entry
 from tests.simulator import SINGLE, TWOMETERS, KrakenSimulator
 
 type Sim = tuple[KrakenSimulator, str]
@@ -171,7 +171,8 @@ def _matches_meter(hass: HomeAssistant, sim: KrakenSimulator) -> bool:
 async def test_rate_limit_backs_off_and_recovers(
     hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
 ) -> None:
-    """A rate-limit storm: polls spread out (exponentially, with jitter, ≤ 15 min), then 30 s."""
+    """A rate-limit storm: the account's requests spread out (exponentially, with jitter,
+    ≤ 15 min apart), then the cadence is back to a slot every 30 s."""
     sim, url = frozen_sim
     entry = await setup_entry(hass, url)
     coordinator = entry.runtime_data.coordinator
@@ -182,10 +183,15 @@ async def test_rate_limit_backs_off_and_recovers(
         await advance(hass, freezer, 30)
     during = sim.request_count(root_field="smartMeterTelemetry") - polls_before
     assert during < 40  # 60 polls at 30 s would be 60
-    assert coordinator.update_interval <= timedelta(minutes=15)
+    link = entry.runtime_data.link
+    assert link.resume_at is None or link.resume_at - dt_util.utcnow() <= timedelta(minutes=15)
     for _ in range(60):
         await advance(hass, freezer, 30)
-    assert coordinator.update_interval == timedelta(seconds=30)
+    assert (link.backoff_steps, link.resume_at) == (0, None)
+    polls_before = sim.request_count(root_field="smartMeterTelemetry")
+    for _ in range(10):
+        await advance(hass, freezer, 30)
+    assert sim.request_count(root_field="smartMeterTelemetry") - polls_before == 10
     assert _matches_meter(hass, sim)
     # Every 10-s sample of the storm was fetched afterwards: capture ratio 1.0.
     newest = coordinator.data.newest
@@ -209,7 +215,8 @@ async def test_backend_too_many_requests_backs_off(
     assert hass.config_entries.flow.async_progress_by_handler("octopus_home_mini") == []
     for _ in range(60):
         await advance(hass, freezer, 30)
-    assert coordinator.update_interval == timedelta(seconds=30)
+    assert (entry.runtime_data.link.backoff_steps, entry.runtime_data.link.resume_at) == (0, None)
+    assert coordinator.last_update_success
     assert entry.state is ConfigEntryState.LOADED
 
 
@@ -258,15 +265,14 @@ async def test_a_deleted_meter_leaves_no_repair(
 async def test_two_meters_share_one_budget(
     hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
 ) -> None:
-    """Two meters of one account: one token, polls stretched, ≤ 125 requests an hour."""
+    """Two meters of one account: one token, one cadence, ≤ 121 requests in any hour."""
     sim, url = frozen_sim
     first = await setup_entry(hass, url, TWOMETERS, 0)
     second = await setup_entry(hass, url, TWOMETERS, 1)
     assert first.runtime_data.link is second.runtime_data.link
     for _ in range(3 * 120):
         await advance(hass, freezer, 30)
-    assert first.runtime_data.coordinator.update_interval == timedelta(seconds=60)
-    assert max_requests_in_any_hour(sim, TWOMETERS.account_number) <= 125
+    assert max_requests_in_any_hour(sim, TWOMETERS.account_number) <= 121
     assert sim.request_count(root_field="obtainKrakenToken") <= 4
     for index, entry in enumerate((first, second)):
         coordinator = entry.runtime_data.coordinator
@@ -276,8 +282,11 @@ async def test_two_meters_share_one_budget(
         assert dt_util.utcnow() - newest.read_at <= timedelta(seconds=90)
         assert coordinator.data.consumption_wh <= truth.register_wh
     await hass.config_entries.async_unload(second.entry_id)
-    await advance(hass, freezer, 60)
-    assert first.runtime_data.coordinator.update_interval == timedelta(seconds=30)
+    assert first.runtime_data.link.coordinators == [first.runtime_data.coordinator]
+    polls_before = sim.request_count(root_field="smartMeterTelemetry")
+    for _ in range(4):  # the meter left alone has every slot
+        await advance(hass, freezer, 30)
+    assert sim.request_count(root_field="smartMeterTelemetry") - polls_before == 4
 
 
 async def test_missing_mini_raises_and_clears_a_repair(
@@ -286,6 +295,7 @@ async def test_missing_mini_raises_and_clears_a_repair(
     """Kraken no longer knows the meter's Mini at runtime: a repair issue, never a reauth."""
     _, url = frozen_sim
     entry = await setup_entry(hass, url)
+    await settle(hass, freezer)
     coordinator = entry.runtime_data.coordinator
     issues = ir.async_get(hass)
     issue_id = f"home_mini_missing_{entry.entry_id}"

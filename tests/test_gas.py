@@ -12,6 +12,7 @@ from homeassistant.components.recorder.statistics import statistics_during_perio
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
@@ -33,7 +34,7 @@ from custom_components.octopus_home_mini.const import (
 )
 from custom_components.octopus_home_mini.sensor import gas_volume_m3
 from custom_components.octopus_home_mini.statistics import statistic_id, statistic_prefix
-from tests.common import advance, setup_entry
+from tests.common import advance, max_requests_in_any_hour, setup_entry
 from tests.simulator import DUAL, GASDUP, GASONLY, KrakenSimulator
 from tests.simulator.fixtures import Fixture
 
@@ -220,3 +221,47 @@ async def test_calorific_value_option(hass: HomeAssistant, frozen_sim: Sim) -> N
     assert entry.supports_options
     assert not electricity.supports_options
     assert sim.request_count() > 0
+
+
+async def test_gas_added_beside_a_back_filling_meter_is_read_at_once(
+    hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
+) -> None:
+    """Dual fuel: electricity first, its back-fill pending; gas added 2 minutes later shows
+    its newest published half hour within 60 s with no repair; then the account stays within
+    121 requests in any sliding hour, every electricity sample kept."""
+    asyncio.get_running_loop().set_debug(False)
+    sim, url = frozen_sim
+    electricity = await setup_entry(hass, url, DUAL)
+    meter = electricity.runtime_data.coordinator
+    first = meter.data.samples[0].read_at
+    for _ in range(4):
+        await advance(hass, freezer, 30)
+    assert meter.meter.ledger.pending  # still back-filling
+    entry = gas_entry(url, DUAL)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    added = dt_util.utcnow()
+    device = DUAL.gas[0].device_id
+    gas = entry.runtime_data.coordinator
+    while gas.data.newest is None and dt_util.utcnow() - added < timedelta(seconds=60):
+        await advance(hass, freezer, 30)
+    truth = sim.latest_gas_readable(device)
+    assert truth is not None
+    assert gas.data.newest is not None
+    assert gas.data.newest.read_at == truth.read_at
+    serial = DUAL.gas[0].serial.lower()
+    assert hass.states.get(f"sensor.home_mini_{serial}_consumption_today").state not in (
+        "unknown",
+        "unavailable",
+    )
+    assert [i for i in ir.async_get(hass).issues if i[0] == DOMAIN] == []
+    for _ in range(2 * 120):
+        await advance(hass, freezer, 30)
+    assert max_requests_in_any_hour(sim, DUAL.account_number) <= 121
+    assert not meter.meter.ledger.pending
+    newest = meter.data.newest
+    assert meter.samples_received == len(
+        sim.samples(DUAL.device_ids[0], first, newest.read_at + timedelta(seconds=1))
+    )
+    assert gas.data.newest.read_at == sim.latest_gas_readable(device).read_at

@@ -24,7 +24,7 @@ from custom_components.octopus_home_mini.coordinator import FILL_ATTEMPTS
 from custom_components.octopus_home_mini.ledger import BUCKET, FINAL_AFTER, Ledger
 from custom_components.octopus_home_mini.statistics import statistic_id, statistic_prefix
 from custom_components.octopus_home_mini.tariff import product_code_of
-from tests.common import advance, entry_for, setup_entry
+from tests.common import advance, entry_for, settle, setup_entry
 from tests.simulator import GASONLY, SINGLE, KrakenSimulator
 from tests.test_gas import gas_entry
 
@@ -128,7 +128,9 @@ async def test_month_prune_keeps_the_running_sums(hass: HomeAssistant, frozen_si
     assert coordinator.meter.session_cost() == session
 
 
-async def test_statistics_continue_an_earlier_install(hass: HomeAssistant, frozen_sim: Sim) -> None:
+async def test_statistics_continue_an_earlier_install(
+    hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
+) -> None:
     """Sums carry on from the last hour an earlier install wrote before ours."""
     _, url = frozen_sim
     prefix = statistic_prefix("electricity", SINGLE.serials[0])
@@ -149,6 +151,7 @@ async def test_statistics_continue_an_earlier_install(hass: HomeAssistant, froze
     )
     await async_wait_recording_done(hass)
     await setup_entry(hass, url)
+    await settle(hass, freezer)
     await async_wait_recording_done(hass)
     rows = await get_instance(hass).async_add_executor_job(
         statistics_during_period,

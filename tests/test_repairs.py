@@ -24,7 +24,7 @@ from custom_components.octopus_home_mini.const import (
     CONF_SERIAL_NUMBER,
     DOMAIN,
 )
-from tests.common import advance, entry_for, setup_entry
+from tests.common import advance, entry_for, settle, setup_entry
 from tests.simulator import SINGLE, SOLAR, KrakenSimulator
 
 type Sim = tuple[KrakenSimulator, str]
@@ -51,6 +51,7 @@ async def test_meter_exchange_is_fixed_in_place(
     sim, url = frozen_sim
     assert await async_setup_component(hass, "repairs", {})
     entry = await setup_entry(hass, url)
+    await settle(hass, freezer)
     await advance(hass, freezer, 60)
     entities = er.async_get(hass)
     before = {
@@ -135,6 +136,7 @@ async def test_lookup_failure_is_quiet(
     """The account lookup failing leaves only the 'missing' notice; it is tried again later."""
     sim, url = frozen_sim
     entry = await setup_entry(hass, url)
+    await settle(hass, freezer)
     sim.swap_meter(OLD, NEW, NEW_SERIAL)
     sim.set_fault("internal", operation="Account", count=1)
     await advance(hass, freezer, 30)

@@ -10,7 +10,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUs
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.octopus_home_mini.const import DOMAIN
-from tests.common import advance, setup_entry
+from tests.common import advance, settle, setup_entry
 from tests.simulator import SINGLE, KrakenSimulator
 
 type Sim = tuple[KrakenSimulator, str]
@@ -65,6 +65,7 @@ async def test_buffer_then_each_polls_new_samples(
     """On subscribe every held sample, then only the new ones of each poll, all true."""
     sim, url = frozen_sim
     entry = await setup_entry(hass, url)
+    await settle(hass, freezer)
     client = await hass_ws_client(hass)
     await client.send_json_auto_id({"type": SUBSCRIBE, "device_id": _device_id(hass, entry)})
     result = await client.receive_json()
@@ -97,6 +98,7 @@ async def test_quiet_when_nothing_new(
     """A poll without new samples (the Mini is silent) and a session reset send nothing."""
     sim, url = frozen_sim
     entry = await setup_entry(hass, url)
+    await settle(hass, freezer)
     client = await hass_ws_client(hass)
     await client.send_json_auto_id({"type": SUBSCRIBE, "device_id": _device_id(hass, entry)})
     assert (await client.receive_json())["success"]
@@ -166,6 +168,7 @@ async def test_follows_a_reload(
     """A reload (e.g. after reconfigure) replaces the coordinator: the feed carries on."""
     _, url = frozen_sim
     entry = await setup_entry(hass, url)
+    await settle(hass, freezer)
     client = await hass_ws_client(hass)
     await client.send_json_auto_id({"type": SUBSCRIBE, "device_id": _device_id(hass, entry)})
     assert (await client.receive_json())["success"]

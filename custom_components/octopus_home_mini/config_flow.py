@@ -30,7 +30,7 @@ from homeassistant.helpers.selector import (
 )
 import probatio as vol
 
-from . import account_budget
+from .account import account_budget
 from .api import (
     Account,
     Fuel,

@@ -49,11 +49,9 @@ TARIFF_MAX_AGE: Final = timedelta(hours=6)
 #: but never more often than this.
 TARIFF_MIN_INTERVAL: Final = timedelta(minutes=30)
 
-#: Requests one account may make in any hour, all meters and features together.
-ACCOUNT_REQUESTS_PER_HOUR: Final = 125
-#: Of those, what history, tariff and rate requests may use: live polls take 120 and the
-#: token one, so the account stays within its allowance while history is filled.
-EXTRA_REQUESTS_PER_HOUR: Final = 3
+#: Requests one account may make in any hour, all meters and features together: the cadence's
+#: 120 slots and a token renewal.
+ACCOUNT_REQUESTS_PER_HOUR: Final = 121
 #: A failing history request is retried after this, doubling up to the maximum.
 HISTORY_RETRY: Final = timedelta(minutes=2)
 HISTORY_RETRY_MAX: Final = timedelta(minutes=30)

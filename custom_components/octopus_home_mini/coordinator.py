@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-import random
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
@@ -16,19 +14,17 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 from homeassistant.util import dt as dt_util
 
 from . import statistics
+from .account import AccountLink, Job
 from .api import (
     Fuel,
     KrakenAuthenticationError,
-    KrakenClient,
     KrakenError,
     KrakenNoHomeMiniError,
     KrakenRateLimitError,
     TariffKind,
     TelemetryGrouping,
 )
-from .budget import RequestBudget
 from .const import (
-    BACKOFF_MAX,
     CONF_ACCOUNT_NUMBER,
     CONF_CALORIFIC_VALUE,
     CONF_DEVICE_ID,
@@ -42,9 +38,7 @@ from .const import (
     HISTORY_RETRY,
     HISTORY_RETRY_MAX,
     LOGGER,
-    MAX_BACKOFF_STEPS,
     ONLINE_MAX_AGE,
-    POLL_INTERVAL,
     STALE_REPAIR_AFTER,
     TARIFF_MAX_AGE,
     TARIFF_MIN_INTERVAL,
@@ -77,27 +71,8 @@ RETENTION_CODE = "KT-GB-4051"
 FILL_ATTEMPTS = 5
 #: Below this a range refused for retention is not halved again.
 RETENTION_RETRY_MIN = timedelta(hours=3)
-#: A gas meter's coordinator wakes this often; it asks Kraken only when a row is due.
-GAS_TICK = timedelta(minutes=1)
 #: How long the "meter exchanged" notice stays up unless dismissed.
 EXCHANGE_NOTICE = timedelta(days=7)
-
-
-@dataclass
-class AccountLink:
-    """What the meters of one account share: one client, one token, one request budget."""
-
-    client: KrakenClient
-    budget: RequestBudget
-    #: The part of the budget history, tariff and rate requests may use in any hour.
-    extras: RequestBudget
-    #: Polls of one account run one at a time, so meters never burst together.
-    poll_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    coordinators: list[HomeMiniCoordinator] = field(default_factory=list)
-
-    def poll_interval(self) -> timedelta:
-        """30 s for one electricity meter; stretched so the account's total stays the same."""
-        return POLL_INTERVAL * max(1, sum(1 for c in self.coordinators if not c.gas))
 
 
 @dataclass
@@ -109,11 +84,12 @@ class HomeMiniRuntimeData:
 
 
 class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
-    """Fetches the TEN_SECONDS readings published since the last poll, in one request.
+    """One meter's work and entities; its account's cadence says when it may ask Kraken.
 
-    Half hours Home Assistant did not see (downtime, a new install's history) are filled from
-    HALF_HOURLY rows, a day per request, paced within the account's budget; the tariff is
-    re-read every few hours. All of it goes into the meter's ledger.
+    Each request it is given is one of: the TEN_SECONDS readings since the last (electricity),
+    the newest HALF_HOURLY rows (gas), the tariff, a day of half hours Home Assistant did not
+    see, or historical rates. All of it goes into the meter's ledger; the entities are brought
+    up to date at every slot of the cadence, with or without a request.
     """
 
     config_entry: HomeMiniConfigEntry
@@ -125,11 +101,12 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             LOGGER,
             config_entry=entry,
             name=f"{DOMAIN} {entry.title}",
-            update_interval=GAS_TICK if is_gas(entry.data) else link.poll_interval(),
+            update_interval=None,  # the account's cadence runs every meter
         )
         self.link = link
         self.client = link.client
-        self._backoff = 0
+        self._job: Job | None = None
+        self._started = dt_util.utcnow()
         self._issues: set[str] = set()
         self.device_id: str = entry.data[CONF_DEVICE_ID]
         #: A gas meter reports each half hour once: it is asked only when a row is due.
@@ -163,14 +140,37 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         # A new install: the history Kraken holds.
         self.meter.ledger.mark_pending(first, bucket_start(now - ONLINE_MAX_AGE))
 
-    def normal_interval(self) -> timedelta:
-        """How often this meter is polled when all is well."""
-        return GAS_TICK if self.gas else self.link.poll_interval()
+    def due(self, now: datetime) -> Job | None:
+        """This meter's most urgent work other than live electricity, if any is due."""
+        if self.gas and self._gas_due(now):
+            return Job.GAS
+        if now < self._extras_retry_at:
+            return None
+        if self._tariff_due(now):
+            return Job.TARIFF
+        if self.meter.next_fill(now):
+            return Job.FILL
+        if self._unpriced_span(now):
+            return Job.RATES
+        return None
+
+    async def async_run(self, job: Job | None) -> None:
+        """One slot's ``job`` for this meter; None only brings the entities up to date."""
+        if job in (Job.LIVE, Job.GAS):
+            self._job = job
+            await self.async_refresh()
+            return
+        if job is not None:
+            await self._run_extra(job)
+        if self.data is not None:  # a slot without a request keeps the last outcome
+            self.data = await self._publish(dt_util.utcnow())
+            self.async_update_listeners()
 
     async def _async_update_data(self) -> HomeMiniData:
         """Poll, mapping the client's errors to translated Home Assistant errors (one place)."""
+        job, self._job = self._job or (Job.GAS if self.gas else Job.LIVE), None
         try:
-            data = await self._poll()
+            data = await self._poll(job)
         except KrakenAuthenticationError as err:
             raise ConfigEntryAuthFailed(
                 translation_domain=DOMAIN, translation_key="authentication_failed"
@@ -179,7 +179,7 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key="rate_limited",
-                retry_after=self._back_off(err.retry_after),
+                retry_after=self.link.back_off(err.retry_after),
             ) from err
         except KrakenNoHomeMiniError as err:
             self._set_issue(ISSUE_MISSING, active=True)
@@ -191,21 +191,20 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
                 translation_key="update_failed",
                 translation_placeholders={"error": str(err)},
             ) from err
-        # Back to the normal interval one step per successful poll.
-        self._backoff = max(0, self._backoff - 1)
-        self.update_interval = min(BACKOFF_MAX, self.normal_interval() * 2**self._backoff)
+        self.link.succeeded()
         self._set_issue(ISSUE_MISSING, active=False)
-        now = dt_util.utcnow()
-        newest = data.newest
+        return data
+
+    def _note_issues(self, data: HomeMiniData, now: datetime) -> None:
+        """The repairs that follow from what the meter holds now."""
         self._note_online(data.is_online(now))
         quiet_for = data.online_within if self.gas else STALE_REPAIR_AFTER
-        stale = newest is None or now - newest.read_at >= quiet_for
-        self._set_issue(ISSUE_NOT_REPORTING, active=stale)
+        heard = data.newest.read_at if data.newest else self._started
+        self._set_issue(ISSUE_NOT_REPORTING, active=now - heard >= quiet_for)
         exchanged = self.meter.consumption.exchanged_at
         self._set_issue(
             ISSUE_EXCHANGED, active=exchanged is not None and now - exchanged < EXCHANGE_NOTICE
         )
-        return data
 
     def _note_online(self, online: bool) -> None:
         """The API answers but the Mini went quiet (or came back): say so once, at info."""
@@ -217,14 +216,6 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
                     "Home Mini %s has sent no reading for 3 minutes", self.config_entry.title
                 )
         self._mini_online = online
-
-    def _back_off(self, retry_after: float | None) -> float:
-        """Seconds to the next poll when rate-limited: exponential, full jitter, ≤ 15 min."""
-        self._backoff = min(self._backoff + 1, MAX_BACKOFF_STEPS)
-        ceiling = min(BACKOFF_MAX, self.normal_interval() * 2**self._backoff)
-        jitter = random.uniform(0, ceiling.total_seconds())  # noqa: S311 (not crypto)
-        # Never sooner than a normal poll; the server's word wins when it gives one.
-        return max(POLL_INTERVAL.total_seconds(), jitter, retry_after or 0)
 
     def _set_issue(self, key: str, *, active: bool) -> None:
         """Raise or clear one of this meter's repair issues (only on a change)."""
@@ -246,25 +237,31 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             self._issues.discard(key)
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
 
-    async def _poll(self) -> HomeMiniData:
+    async def _poll(self, job: Job) -> HomeMiniData:
+        """The meter's own readings: live electricity, or a gas meter's newest rows."""
         async with self.link.poll_lock:
             now = dt_util.utcnow()
-            if self.gas:
+            if self._tariff_fetched is None:  # every cost needs it: read with the first poll
+                await self._try_extra(Job.TARIFF, now)
+            if job is Job.GAS:
                 await self._poll_gas(now)
-            elif self.link.budget.allows(2):  # one request spare for a token renewal
+            else:
                 start, end = self.meter.live_window(now)
                 readings = await self.client.get_telemetry(
                     self.device_id, start, end, TelemetryGrouping.TEN_SECONDS
                 )
                 self.meter.accept(readings, start)
                 self.meter.covered(start, end)
-            else:
-                LOGGER.debug("Skipping this poll: the account's hourly budget is spent")
-            self.meter.ledger.seal(now)
-            await self._refresh_extras(now)
+        return await self._publish(now)
+
+    async def _publish(self, now: datetime) -> HomeMiniData:
+        """Seal, write the statistics, save, raise or clear repairs: the entities' new view."""
+        self.meter.ledger.seal(now)
         await self._write_statistics(now)
         self._store.async_delay_save(self._stored, SAVE_DELAY)
-        return self._snapshot(now)
+        data = self._snapshot(now)
+        self._note_issues(data, now)
+        return data
 
     def _snapshot(self, now: datetime) -> HomeMiniData:
         """The entities' view, in Home Assistant's time zone now (it can change at runtime)."""
@@ -272,13 +269,15 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         calorific_value = Decimal(str(options.get(CONF_CALORIFIC_VALUE, DEFAULT_CALORIFIC_VALUE)))
         return self.meter.snapshot(now, dt_util.get_default_time_zone(), calorific_value)
 
-    async def _poll_gas(self, now: datetime) -> None:
-        """The last two hours' half-hour rows, once the next row can be there."""
+    def _gas_due(self, now: datetime) -> bool:
+        """Whether the gas meter's next half-hour row can be there (or it is worth asking)."""
         newest = self.meter.newest
         expected = now if newest is None else newest.read_at + 2 * BUCKET + GAS_PUBLISHED_AFTER
-        if now < max(expected, self._gas_next_try) or not self._extra_allowed():
-            return
-        self.link.extras.record()
+        return now >= max(expected, self._gas_next_try)
+
+    async def _poll_gas(self, now: datetime) -> None:
+        """The last two hours' half-hour rows."""
+        newest = self.meter.newest
         start, end = self.meter.gas_window(now)
         rows = await self.client.get_telemetry(
             self.device_id, start, end, TelemetryGrouping.HALF_HOURLY
@@ -294,38 +293,45 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
     def _stored(self) -> Stored:
         return dump(self.meter, self._statistics, self.link.budget.sent())
 
-    async def _refresh_extras(self, now: datetime) -> None:
-        """Tariff, history and historical rates, each only when due and within the budget.
+    async def _run_extra(self, job: Job) -> None:
+        """The tariff, a day of history or historical rates: one request.
 
-        Live data is already in hand: a failing request here never fails the poll, and backs
-        off on its own.
+        The live data is untouched: a failing request here never fails the entities, and backs
+        off on its own (a rate limit backs off the whole account).
         """
-        if now < self._extras_retry_at:
-            return
+        async with self.link.poll_lock:
+            await self._try_extra(job, dt_util.utcnow())
+
+    async def _try_extra(self, job: Job, now: datetime) -> None:
         try:
-            if self._tariff_due(now) and self._extra_allowed():
-                await self._fetch_tariff(now)
-            if (fill := self.meter.ledger.next_fill(now)) and self._extra_allowed():
-                await self._fill(*fill, now)
-            if (unpriced := self._unpriced_span(now)) and self._extra_allowed():
-                await self._fetch_rates(*unpriced)
+            await self._extra(job, now)
         except KrakenAuthenticationError:
-            raise
+            self.config_entry.async_start_reauth(self.hass)
+        except KrakenRateLimitError as err:
+            self.link.back_off(err.retry_after)
         except KrakenError as err:
-            self._extras_failures += 1
-            delay = min(HISTORY_RETRY_MAX, HISTORY_RETRY * 2 ** (self._extras_failures - 1))
-            self._extras_retry_at = now + delay
-            LOGGER.debug("Deferred a tariff/history request for %s: %s", delay, err)
+            self._defer_extras(now, err)
         else:
             self._extras_failures = 0
+            self.link.succeeded()
 
-    def _extra_allowed(self) -> bool:
-        """Within the account's share for extras, with a request spare for a token renewal."""
-        return self.link.extras.allows(1) and self.link.budget.allows(3)
+    async def _extra(self, job: Job, now: datetime) -> None:
+        if job is Job.TARIFF:
+            await self._fetch_tariff(now)
+        elif job is Job.FILL and (fill := self.meter.next_fill(now)):
+            await self._fill(*fill, now)
+        elif job is Job.RATES and (unpriced := self._unpriced_span(now)):
+            await self._fetch_rates(*unpriced)
+
+    def _defer_extras(self, now: datetime, err: KrakenError) -> None:
+        """A failed tariff, history or rates request: wait, doubling up to half an hour."""
+        self._extras_failures += 1
+        delay = min(HISTORY_RETRY_MAX, HISTORY_RETRY * 2 ** (self._extras_failures - 1))
+        self._extras_retry_at = now + delay
+        LOGGER.debug("Deferred a tariff/history request for %s: %s", delay, err)
 
     async def _fill(self, start: datetime, end: datetime, now: datetime) -> None:
         """Kraken's HALF_HOURLY rows for half hours Home Assistant did not see (≤ a day)."""
-        self.link.extras.record()
         try:
             rows = await self.client.get_telemetry(
                 self.device_id, start, end, TelemetryGrouping.HALF_HOURLY
@@ -363,7 +369,6 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
     async def _fetch_rates(self, tariff_code: str, start: datetime, end: datetime) -> None:
         """The tariff's published rates for half hours the cached tariff no longer covers."""
         self._rates_tried = (start, end)
-        self.link.extras.record()
         product = (self.meter.tariff and self.meter.tariff.product_code) or product_code_of(
             tariff_code
         )
@@ -388,7 +393,6 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
 
     async def _fetch_tariff(self, now: datetime) -> None:
         self._tariff_fetched = now
-        self.link.extras.record()
         tariffs = await self.client.get_tariffs(self.config_entry.data[CONF_ACCOUNT_NUMBER])
         self.meter.tariff = tariffs.get(meter_point(self.config_entry.data))
 

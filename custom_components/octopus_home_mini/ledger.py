@@ -209,7 +209,11 @@ class Ledger:
                 shares.append((start, Decimal(overlap.total_seconds()) / span))
         if not shares:
             return ZERO
-        for start, part in shares:
+        # Half hours with a row take no share: the rest holds the whole of it (a row that
+        # lacked it is settled against the estimate when the next rows come, see _carry).
+        whole = sum((share for _, share in shares), ZERO)
+        for start, share in shares:
+            part = share / whole
             target = self._touch(start)
             target.add_share(wh * part, None if cost is None else cost * part)
             target.shared_wh += wh * part
@@ -234,11 +238,20 @@ class Ledger:
             if not (existing := self.buckets.get(bucket)) or not existing.final:
                 self.pending.add(bucket)
 
-    def next_fill(self, now: datetime, max_buckets: int = 48) -> tuple[datetime, datetime] | None:
-        """The newest run of complete pending half hours to ask for, at most a day of them."""
+    def next_fill(
+        self, now: datetime, heard_until: datetime | None = None, max_buckets: int = 48
+    ) -> tuple[datetime, datetime] | None:
+        """The newest run of complete pending half hours to ask for, at most a day of them.
+
+        ``heard_until``: the newest reading of a Mini that reports every 10 s. A half hour it
+        has not reported past may still be uploaded (a Mini back from an outage sends what it
+        kept): its row is not asked for before.
+        """
         if not self.pending:
             return None
         newest_ready = now - BUCKET - FINAL_AFTER
+        if heard_until is not None:
+            newest_ready = min(newest_ready, heard_until - BUCKET)
         newest = max(self.pending)
         if newest > newest_ready:
             ready = [b for b in self.pending if b <= newest_ready]

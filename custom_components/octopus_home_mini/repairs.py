@@ -34,7 +34,8 @@ from .const import (
 from .store import async_keep_for_new_meter
 
 if TYPE_CHECKING:
-    from .coordinator import AccountLink, HomeMiniConfigEntry
+    from .account import AccountLink
+    from .coordinator import HomeMiniConfigEntry
 
 ISSUE_METER_REPLACED = "meter_replaced"
 #: A meter Kraken no longer serves is looked for on the account at most this often (budget).
