@@ -1,12 +1,21 @@
 """The account's cadence: one request per slot, the most urgent work first, live never starved."""
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+import logging
 
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
 from hypothesis import given, settings, strategies as st
+import pytest
 
 from custom_components.octopus_home_mini.account import LIVE_MAX_WAIT, AccountLink, Job
 from custom_components.octopus_home_mini.budget import RequestBudget
+from tests.common import advance, settle, setup_entry
+from tests.simulator import SINGLE, KrakenSimulator
+
+type Sim = tuple[KrakenSimulator, str]
 
 NOW = datetime(2026, 3, 14, 12, tzinfo=UTC)
 
@@ -30,6 +39,7 @@ class FakeMeter:
 
 def _link(*meters: FakeMeter) -> AccountLink:
     link = AccountLink(client=None, budget=RequestBudget(10_000, lambda: NOW))  # type: ignore[arg-type]
+    link.allowance_supported = False  # Kraken's count has its own tests
     link.coordinators.extend(meters)
     for meter in meters:
         link.waited[id(meter)] = 0
@@ -78,7 +88,9 @@ async def test_no_request_while_rate_limited() -> None:
 async def test_live_never_waits_more_than_two_slots(queues: list[list[Job]], gas: int) -> None:
     """Whatever work is queued, each electricity meter is read live at least every 3 slots
     (two meters: every 4), and each slot sends at most one request."""
-    electric = [FakeMeter(work=[j for j in q if j not in (Job.LIVE, Job.GAS)]) for q in queues]
+    electric = [
+        FakeMeter(work=[j for j in q if j in (Job.TARIFF, Job.FILL, Job.RATES)]) for q in queues
+    ]
     gases = [FakeMeter(gas=True, work=[Job.GAS] * 5) for _ in range(gas)]
     link = _link(*electric, *gases)
     for _ in range(60):
@@ -94,3 +106,90 @@ async def test_live_never_waits_more_than_two_slots(queues: list[list[Job]], gas
                 last = slot
         gaps.append(len(meter.ran) - last)
         assert max(gaps) <= bound, meter.ran
+
+
+API_REQUESTS = "sensor.home_mini_21e1234567_api_requests_last_hour"
+
+
+def _ours(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.get_records("call")
+        if r.name.startswith("custom_components.octopus_home_mini") and r.levelno == level
+    ]
+
+
+async def _until_allowance_read(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, sim: KrakenSimulator
+) -> None:
+    before = sim.request_count(root_field="rateLimitInfo")
+    for _ in range(70):
+        await advance(hass, freezer, 30)
+        if sim.request_count(root_field="rateLimitInfo") > before:
+            return
+    raise AssertionError("Kraken's count was not read within 35 minutes")
+
+
+async def test_the_allowance_sensor_shows_our_count_and_krakens(
+    hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
+) -> None:
+    """The state is the account's requests in the last hour (as Kraken logged them); the
+    attributes are Kraken's points as read, every 30 minutes."""
+    sim, url = frozen_sim
+    entry = await setup_entry(hass, url)
+    assert sim.request_count(root_field="rateLimitInfo") == 1  # read at setup
+    await _until_allowance_read(hass, freezer, sim)
+    now = dt_util.utcnow()
+    ours = [r for r in sim.requests if r.at > now - timedelta(hours=1)]
+    state = hass.states.get(API_REQUESTS)
+    assert int(state.state) == len(ours) == entry.runtime_data.link.budget.used()
+    truth = sim.allowance(SINGLE.account_number, now)
+    assert state.attributes["points_limit"] == truth["limit"]
+    assert state.attributes["points_used"] == truth["usedPoints"]
+    assert state.attributes["points_remaining"] == truth["remainingPoints"]
+    assert state.attributes["blocked"] is False
+    assert dt_util.parse_datetime(state.attributes["points_renew_at"]).timestamp() == truth["ttl"]
+
+
+async def test_a_low_allowance_halves_the_requests_and_says_so_once(
+    hass: HomeAssistant,
+    frozen_sim: Sim,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Kraken says less than a tenth is left: a request every other slot, one warning; when
+    Kraken reports enough again, every slot, said at info."""
+    sim, url = frozen_sim
+    await setup_entry(hass, url)
+    await settle(hass, freezer)
+    sim.points_used_elsewhere = 46_000  # the app or another tool on the same account
+    await _until_allowance_read(hass, freezer, sim)
+    before = len(sim.requests)
+    for _ in range(20):
+        await advance(hass, freezer, 30)
+    assert len(sim.requests) - before == 10
+    assert len(_ours(caplog, logging.WARNING)) == 1
+    sim.points_used_elsewhere = 0
+    await _until_allowance_read(hass, freezer, sim)
+    before = len(sim.requests)
+    for _ in range(10):
+        await advance(hass, freezer, 30)
+    assert len(sim.requests) - before == 10
+    assert len(_ours(caplog, logging.WARNING)) == 1
+    assert any("enough points again" in m for m in _ours(caplog, logging.INFO))
+
+
+async def test_a_kraken_without_the_field_gets_no_sensor(
+    hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
+) -> None:
+    """A Kraken that refuses `rateLimitInfo` (HTTP 400): no sensor, and it is not asked again;
+    the live data is unharmed."""
+    sim, url = frozen_sim
+    sim.rate_limit_info = False
+    entry = await setup_entry(hass, url)
+    assert entry.runtime_data.coordinator.last_update_success
+    assert hass.states.get(API_REQUESTS) is None
+    for _ in range(2 * 70):
+        await advance(hass, freezer, 30)
+    assert sim.request_count(root_field="rateLimitInfo") == 1
+    assert entry.runtime_data.link.allowance is None

@@ -14,7 +14,7 @@ import pytest
 
 from custom_components.octopus_home_mini.api import KrakenClient, TelemetryGrouping
 from custom_components.octopus_home_mini.meter import MeterState
-from tests.common import advance, max_requests_in_any_hour, setup_entry
+from tests.common import advance, max_requests_in_any_hour, settle, setup_entry
 from tests.simulator import SINGLE, TWOMETERS, KrakenSimulator
 
 type Sim = tuple[KrakenSimulator, str]
@@ -235,3 +235,21 @@ async def test_cost_falls_back_to_the_unit_rate(
     octopus = sum((r.cost_delta_with_tax_pence for r in readings), Decimal(0))
     assert abs(meter.session_cost() - octopus) < HALF_PENNY
     assert meter.cost_pence(readings[0]) == readings[0].cost_delta_with_tax_pence
+
+
+async def test_projections_use_only_what_the_ledger_holds(
+    hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
+) -> None:
+    """Case 9 of the record issue: right after install the month is mostly not held yet; the
+    projection goes at the pace of what is held, never a partly filled month divided by all
+    of it; once a whole day is held, it is within 5 % of the month's true cost."""
+    sim, url = frozen_sim
+    await setup_entry(hass, url)
+    london = dt_util.get_default_time_zone()
+    first = datetime(2026, 3, 1, tzinfo=london)
+    month = sim.true_cost_pence(DEVICE, first, datetime(2026, 4, 1, tzinfo=london)) / 100
+    right_after = value(hass, "projected_cost_month")
+    assert abs(right_after - month) / month < Decimal("0.5")
+    await settle(hass, freezer)
+    settled = value(hass, "projected_cost_month")
+    assert abs(settled - month) / month < Decimal("0.05")

@@ -265,3 +265,57 @@ async def test_gas_added_beside_a_back_filling_meter_is_read_at_once(
         sim.samples(DUAL.device_ids[0], first, newest.read_at + timedelta(seconds=1))
     )
     assert gas.data.newest.read_at == sim.latest_gas_readable(device).read_at
+
+
+async def test_a_new_calorific_value_applies_from_when_it_is_set(
+    hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
+) -> None:
+    """Case 8 of the record issue: the volume never goes down when the calorific value
+    changes; the new value converts only the energy used after it was set."""
+    _, url = frozen_sim
+    entry = gas_entry(url, GASONLY)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    volume_id = f"sensor.home_mini_{GASONLY.gas[0].serial.lower()}_consumption_volume"
+    before = Decimal(hass.states.get(volume_id).state)
+    register = entry.runtime_data.coordinator.data.consumption_wh
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {CONF_CALORIFIC_VALUE: 36.0},  # lower: each kWh is more m³
+    )
+    await advance(hass, freezer, 30)
+    assert Decimal(hass.states.get(volume_id).state) == pytest.approx(before, abs=Decimal("0.001"))
+    for _ in range(3 * 60):  # three hours of new half hours
+        await advance(hass, freezer, 60)
+    now_wh = entry.runtime_data.coordinator.data.consumption_wh
+    assert now_wh > register
+    expected = before + gas_volume_m3(now_wh - register, Decimal(36))
+    assert Decimal(hass.states.get(volume_id).state) == pytest.approx(
+        expected, abs=Decimal("0.001")
+    )
+    # Set again (an unchanged value): still no step.
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_CALORIFIC_VALUE: 36.0}
+    )
+    await advance(hass, freezer, 30)
+    assert Decimal(hass.states.get(volume_id).state) == pytest.approx(
+        expected, abs=Decimal("0.001")
+    )
+
+
+async def test_calorific_value_set_before_the_meter_is_loaded(
+    hass: HomeAssistant, frozen_sim: Sim
+) -> None:
+    """Set while the entry is not loaded: the value applies to the whole register."""
+    _, url = frozen_sim
+    entry = gas_entry(url, GASONLY)
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_CALORIFIC_VALUE: 38.5}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == {CONF_CALORIFIC_VALUE: 38.5}

@@ -3,6 +3,7 @@
 import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+import itertools
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -22,7 +23,11 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from custom_components.octopus_home_mini.const import DOMAIN
 from custom_components.octopus_home_mini.coordinator import FILL_ATTEMPTS
 from custom_components.octopus_home_mini.ledger import BUCKET, FINAL_AFTER, Ledger
-from custom_components.octopus_home_mini.statistics import statistic_id, statistic_prefix
+from custom_components.octopus_home_mini.statistics import (
+    first_whole_hour,
+    statistic_id,
+    statistic_prefix,
+)
 from custom_components.octopus_home_mini.tariff import product_code_of
 from tests.common import advance, entry_for, settle, setup_entry
 from tests.simulator import GASONLY, SINGLE, KrakenSimulator
@@ -114,13 +119,20 @@ async def test_failing_history_backs_off_and_gives_up(
     assert [r.operation_name for r in sim.requests[requests:]] == ["TelemetryRange"]
 
 
-async def test_month_prune_keeps_the_running_sums(hass: HomeAssistant, frozen_sim: Sim) -> None:
-    """Half hours older than last month leave the ledger but still count in the sums."""
+async def test_month_prune_keeps_the_running_sums(
+    hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
+) -> None:
+    """Half hours older than last month leave the ledger but still count in the sums (those
+    from the first whole hour on: a lone half hour before it is in no row)."""
     _, url = frozen_sim
     entry = await setup_entry(hass, url)
+    await settle(hass, freezer)
     coordinator = entry.runtime_data.coordinator
     session = coordinator.meter.session_cost()
-    held = coordinator.meter.ledger.totals(START - timedelta(days=90), START, lambda _: None)
+    ledger = coordinator.meter.ledger
+    origin = first_whole_hour(ledger)
+    assert origin is not None
+    held = ledger.totals(origin, START + timedelta(days=1), lambda _: None)
     assert held.import_wh > 0
     coordinator._prune(START + timedelta(days=70))
     assert not coordinator.meter.ledger.buckets
@@ -211,3 +223,43 @@ def test_product_code_from_the_tariff_code() -> None:
     """Region and rate prefix stripped, as Octopus's REST paths want."""
     assert product_code_of("E-1R-AGILE-24-10-01-H") == "AGILE-24-10-01"
     assert product_code_of("ODD") == "ODD"
+
+
+async def test_a_meter_added_again_continues_its_earlier_rows(
+    hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
+) -> None:
+    """Case 6 of the record issue: an earlier install wrote hours up to yesterday; the meter is
+    added again. Its sums continue from the row just before our first hour (not from before
+    the start of last month), so no hour in the Energy panel goes negative."""
+    _, url = frozen_sim
+    prefix = statistic_prefix("electricity", SINGLE.serials[0])
+    ident = statistic_id(prefix, "consumption")
+    first = (START - timedelta(days=40)).replace(minute=0)
+    hours = int((START - timedelta(days=1) - first).total_seconds() // 3600)
+    async_add_external_statistics(
+        hass,
+        {
+            "mean_type": StatisticMeanType.NONE,
+            "has_sum": True,
+            "name": None,
+            "source": DOMAIN,
+            "statistic_id": ident,
+            "unit_class": "energy",
+            "unit_of_measurement": "kWh",
+        },
+        [
+            StatisticData(start=first + timedelta(hours=h), state=0.3, sum=5000 + 0.3 * h)
+            for h in range(hours)
+        ],
+    )
+    await async_wait_recording_done(hass)
+    await setup_entry(hass, url)
+    await settle(hass, freezer)
+    await async_wait_recording_done(hass)
+    rows = await get_instance(hass).async_add_executor_job(
+        statistics_during_period, hass, first, START, {ident}, "hour", None, {"sum"}
+    )
+    sums = [row["sum"] for row in rows[ident]]
+    changes = [later - earlier for earlier, later in itertools.pairwise(sums)]
+    assert min(changes) >= 0
+    assert sums[-1] > 5000

@@ -210,6 +210,10 @@ async def test_first_setup_backfills_what_kraken_keeps(
             await advance(hass, freezer, 30)
         first_full_hour = (oldest + timedelta(hours=1)).replace(minute=0)
         await assert_hours_match(hass, sim, first_full_hour, hour_start(start))
+        # No hour is written before all its half hours are known (case 11 of the record issue).
+        written = await hourly_changes(hass, "consumption", oldest - timedelta(days=1), start)
+        held = {at for at, bucket in ledger.buckets.items() if bucket.final or bucket.import_wh}
+        assert all({hour, hour + BUCKET} <= held for hour in written)
         midnight = dt_util.start_of_local_day(dt_util.utcnow())
         held = newest(hass) + timedelta(seconds=1)
         today = true_energy_wh(sim, midnight, held)

@@ -181,6 +181,45 @@ async def test_misspelt_field_is_http_400_without_extensions(api: Api) -> None:
     assert [r.status for r in api.sim.requests] == [200, 400, 400, 400]
 
 
+async def test_a_repeated_root_field_is_refused(api: Api) -> None:
+    """Two aliases of one root field: HTTP 200, one error without extensions, no data."""
+    token = await api.token()
+    twice = (
+        f'query {{ a: smartMeterTelemetry(deviceId: "{DEVICE}") {{ readAt }} '
+        f'b: smartMeterTelemetry(deviceId: "{DEVICE}") {{ readAt }} }}'
+    )
+    status, body = await api.post(twice, token=token)
+    assert status == 200
+    assert body["data"] is None
+    assert body["errors"] == [
+        {"message": "Field 'smartMeterTelemetry' is repeated 2 times. Maximum allowed is 1."}
+    ]
+
+
+async def test_rate_limit_info_reports_the_points_or_is_unknown(api: Api) -> None:
+    """`rateLimitInfo` counts the account's requests in points; switched off, it is refused."""
+    token = await api.token()
+    query = (
+        "query { rateLimitInfo { pointsAllowanceRateLimit "
+        "{ limit remainingPoints usedPoints ttl isBlocked } } }"
+    )
+    await api.telemetry(token)
+    status, body = await api.post(query, token=f"JWT {token}")
+    assert status == 200, body
+    points = body["data"]["rateLimitInfo"]["pointsAllowanceRateLimit"]
+    assert points["limit"] == api.sim.points_per_hour
+    assert points["usedPoints"] == 3 * api.sim.points_per_request  # token, telemetry, this
+    assert points["remainingPoints"] == points["limit"] - points["usedPoints"]
+    assert points["isBlocked"] is False
+    api.sim.points_used_elsewhere = api.sim.points_per_hour
+    status, body = await api.post(query, token=f"JWT {token}")
+    assert body["data"]["rateLimitInfo"]["pointsAllowanceRateLimit"]["isBlocked"] is True
+    api.sim.rate_limit_info = False
+    status, body = await api.post(query, token=f"JWT {token}")
+    assert status == 400
+    assert "rateLimitInfo" in body["errors"][0]["message"]
+
+
 async def test_variables_aliases_and_fragments(api: Api) -> None:
     token = await api.token()
     query = """

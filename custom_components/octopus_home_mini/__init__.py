@@ -37,6 +37,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: HomeMiniConfigEntry) -> 
     except KrakenInvalidUrlError as err:
         # Only a hand-edited entry gets here; the flows refuse such URLs.
         raise ConfigEntryError(translation_domain=DOMAIN, translation_key="insecure_url") from err
+    if link.allowance_read_at is None:  # whether Kraken reports it decides the sensor
+        await link.async_read_allowance()
     coordinator = HomeMiniCoordinator(hass, entry, link)
     try:
         await coordinator.async_config_entry_first_refresh()

@@ -24,7 +24,7 @@ from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
-from .api import KrakenClient
+from .api import Allowance, KrakenClient, KrakenError, KrakenInvalidResponseError
 from .budget import RequestBudget
 from .const import (
     ACCOUNT_REQUESTS_PER_HOUR,
@@ -42,6 +42,10 @@ from .const import (
 SPARE_FOR_TOKEN = 1
 #: Live telemetry of an electricity meter waits at most this many slots for other work.
 LIVE_MAX_WAIT = 2
+#: Kraken's own count of the account's points is read this often, in a request of its own.
+ALLOWANCE_EVERY = timedelta(minutes=30)
+#: While Kraken says the allowance is low, only every this many slots sends a request.
+LOW_ALLOWANCE_STRETCH = 2
 
 
 class Job(StrEnum):
@@ -52,6 +56,7 @@ class Job(StrEnum):
     TARIFF = "tariff"
     FILL = "fill"  # HALF_HOURLY rows for half hours Home Assistant did not see
     RATES = "rates"  # published unit rates the tariff no longer covers
+    ALLOWANCE = "allowance"  # Kraken's count of the account's points (rateLimitInfo)
 
 
 #: Work other than live electricity, most urgent first.
@@ -89,6 +94,11 @@ class AccountLink:
     backoff_steps: int = 0
     #: Requests per job in this run, for diagnostics and the benchmark.
     sent: dict[str, int] = field(default_factory=dict)
+    #: Kraken's points allowance as last read; whether Kraken knows the field (None: unknown).
+    allowance: Allowance | None = None
+    allowance_read_at: datetime | None = None
+    allowance_supported: bool | None = None
+    slots: int = 0
     _unsubscribe: Callable[[], None] | None = None
     _busy: bool = False
 
@@ -117,13 +127,15 @@ class AccountLink:
 
     # The cadence -----------------------------------------------------------------------
 
-    def pick(self, now: datetime) -> tuple[Meter, Job] | None:
+    def pick(self, now: datetime) -> tuple[Meter | None, Job] | None:
         """The slot's work: overdue live first, then the most urgent due work, else live."""
         meters: list[Meter] = list(self.coordinators)
         electric = [m for m in meters if not m.gas]
         longest = max(electric, key=lambda m: self.waited.get(id(m), 0), default=None)
         if longest is not None and self.waited.get(id(longest), 0) >= LIVE_MAX_WAIT:
             return longest, Job.LIVE
+        if self._allowance_due(now):
+            return None, Job.ALLOWANCE
         ranked = [
             (URGENCY.index(job), index, m, job)
             for index, m in enumerate(meters)
@@ -145,11 +157,16 @@ class AccountLink:
             self._busy = False
 
     async def _async_slot(self, now: datetime) -> None:
-        chosen: tuple[Meter, Job] | None = None
+        chosen: tuple[Meter | None, Job] | None = None
+        self.slots += 1
         if self.resume_at is not None and now < self.resume_at:
             LOGGER.debug("Rate limited: no request before %s", self.resume_at.isoformat())
         elif not self.budget.allows(1 + SPARE_FOR_TOKEN):
             LOGGER.debug("Skipping this slot: the account's hourly budget is spent")
+        elif (
+            self.allowance is not None and self.allowance.low and self.slots % LOW_ALLOWANCE_STRETCH
+        ):
+            LOGGER.debug("Skipping this slot: Kraken reports the points allowance nearly spent")
         else:
             chosen = self.pick(now)
         if chosen is not None:
@@ -160,8 +177,49 @@ class AccountLink:
             if job is Job.LIVE:
                 self.waited[id(meter)] = 0
             self.sent[job] = self.sent.get(job, 0) + 1
+            if job is Job.ALLOWANCE:
+                await self.async_read_allowance()
         for each in list(self.coordinators):
             await each.async_run(chosen[1] if chosen and chosen[0] is each else None)
+
+    # Kraken's own count ----------------------------------------------------------------
+
+    def _allowance_due(self, now: datetime) -> bool:
+        if self.allowance_supported is False:
+            return False
+        read = self.allowance_read_at
+        return read is None or now - read >= ALLOWANCE_EVERY
+
+    async def async_read_allowance(self) -> None:
+        """Read Kraken's count of the account's points; a Kraken without it is not asked again.
+
+        When less than a tenth is left (or the account is blocked) the cadence sends a request
+        only every other slot until Kraken reports enough again; said once each way.
+        """
+        self.allowance_read_at = dt_util.utcnow()
+        was_low = self.allowance is not None and self.allowance.low
+        try:
+            allowance = await self.client.get_allowance()
+        except KrakenInvalidResponseError as err:
+            self.allowance_supported = False  # the document was refused: the field is unknown
+            LOGGER.debug("Kraken does not report the points allowance: %s", err)
+            return
+        except KrakenError as err:
+            LOGGER.debug("Could not read the points allowance: %s", err)
+            return
+        self.allowance_supported = True
+        self.allowance = allowance
+        low = allowance is not None and allowance.low
+        if low and not was_low and allowance is not None:
+            LOGGER.warning(
+                "Octopus reports %s of %s points left for this account this hour (another app "
+                "or tool may be using it); requests are halved until %s",
+                allowance.remaining,
+                allowance.limit,
+                allowance.renews_at.isoformat() if allowance.renews_at else "it renews",
+            )
+        elif was_low and not low:
+            LOGGER.info("Octopus reports enough points again; requests are back to every slot")
 
     # Rate limits -----------------------------------------------------------------------
 

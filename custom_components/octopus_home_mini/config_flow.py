@@ -56,6 +56,7 @@ from .const import (
     CONF_MPAN,
     CONF_MPRN,
     CONF_SERIAL_NUMBER,
+    CONF_VOLUME_FROM,
     DEFAULT_API_URL,
     DEFAULT_CALORIFIC_VALUE,
     DOMAIN,
@@ -63,6 +64,7 @@ from .const import (
     SECTION_ADVANCED,
     is_gas,
 )
+from .meter import gas_volume_m3
 
 ACCOUNT_NUMBER = re.compile(r"^A-[A-Z0-9]{8}$")
 NO_TELEMETRY_CODE = "KT-GB-4039"
@@ -336,7 +338,7 @@ class GasOptionsFlow(OptionsFlow):
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """One number, with the UK's recent average as the default."""
         if user_input is not None:
-            return self.async_create_entry(data=user_input)
+            return self.async_create_entry(data={**user_input, **self._volume_now()})
         current = self.config_entry.options.get(CONF_CALORIFIC_VALUE, DEFAULT_CALORIFIC_VALUE)
         return self.async_show_form(
             step_id="init",
@@ -354,3 +356,12 @@ class GasOptionsFlow(OptionsFlow):
                 }
             ),
         )
+
+    def _volume_now(self) -> dict[str, Any]:
+        """The register and the volume shown now: the new value applies from here on."""
+        runtime = getattr(self.config_entry, "runtime_data", None)
+        data = runtime.coordinator.data if runtime is not None else None
+        if data is None or data.consumption_wh is None:
+            return {}
+        volume = gas_volume_m3(data.consumption_wh, data.calorific_value, data.volume_from)
+        return {CONF_VOLUME_FROM: [str(data.consumption_wh), str(volume)]}

@@ -72,6 +72,8 @@ GAS_VOLUME_CORRECTION: Final = Decimal("1.02264")
 #: in recent years; 39.5 is the middle of that range. Users can set their bill's figure.
 DEFAULT_CALORIFIC_VALUE: Final = Decimal("39.5")
 CONF_CALORIFIC_VALUE: Final = "calorific_value"
+#: The gas register and volume when the calorific value was last set: [Wh, m³] as strings.
+CONF_VOLUME_FROM: Final = "volume_from"
 
 
 def is_gas(data: Mapping[str, Any]) -> bool:

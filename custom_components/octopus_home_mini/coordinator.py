@@ -30,6 +30,7 @@ from .const import (
     CONF_DEVICE_ID,
     CONF_SERIAL_NUMBER,
     CONF_STATISTICS_SERIAL,
+    CONF_VOLUME_FROM,
     DEFAULT_CALORIFIC_VALUE,
     DOMAIN,
     GAS_PUBLISHED_AFTER,
@@ -267,7 +268,11 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         """The entities' view, in Home Assistant's time zone now (it can change at runtime)."""
         options = self.config_entry.options
         calorific_value = Decimal(str(options.get(CONF_CALORIFIC_VALUE, DEFAULT_CALORIFIC_VALUE)))
-        return self.meter.snapshot(now, dt_util.get_default_time_zone(), calorific_value)
+        since = options.get(CONF_VOLUME_FROM)
+        volume_from = (Decimal(since[0]), Decimal(since[1])) if since else None
+        return self.meter.snapshot(
+            now, dt_util.get_default_time_zone(), calorific_value, volume_from
+        )
 
     def _gas_due(self, now: datetime) -> bool:
         """Whether the gas meter's next half-hour row can be there (or it is worth asking)."""
@@ -399,15 +404,18 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
     def _prune(self, now: datetime) -> None:
         """The ledger keeps this month and last; what leaves it still counts in the sums."""
         keep_from = previous_month_start(now, dt_util.get_default_time_zone())
-        if self.meter.ledger.buckets and min(self.meter.ledger.buckets) < keep_from:
-            self._statistics.add_pruned(self.meter.prune(keep_from))
+        ledger = self.meter.ledger
+        if ledger.buckets and min(ledger.buckets) < keep_from:
+            # What leaves the ledger from the first whole hour on was in the sums: it stays.
+            origin = statistics.first_whole_hour(ledger) or keep_from
+            self._statistics.add_pruned(ledger.totals(origin, keep_from, self.meter.rate_at))
+            self.meter.prune(keep_from)
 
     async def _write_statistics(self, now: datetime) -> None:
         """Hours the ledger completed or changed go to the long-term statistics."""
         self._prune(now)
         if "recorder" not in self.hass.config.components:
             return
-        keep_from = previous_month_start(now, dt_util.get_default_time_zone())
         state = self._statistics
         if (changed := self.meter.ledger.take_changes()) is not None:
             state.unwritten_from = min(state.unwritten_from or changed, changed)
@@ -426,7 +434,6 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             self.meter.rate_at,
             state.unwritten_from,
             now,
-            keep_from,
         )
         if written_to is not None:
             state.unwritten_from = written_to

@@ -13,6 +13,7 @@ from .api import Tariff, TelemetryReading
 from .const import (
     DEFAULT_CALORIFIC_VALUE,
     GAS_ONLINE_MAX_AGE,
+    GAS_VOLUME_CORRECTION,
     ONLINE_MAX_AGE,
     SAMPLE_BUFFER,
 )
@@ -56,6 +57,22 @@ def previous_month_start(at: datetime, tz: tzinfo) -> datetime:
     return month_start(month_start(at, tz) - timedelta(days=1), tz)
 
 
+def gas_volume_m3(
+    energy_wh: Decimal | None,
+    calorific_value: Decimal,
+    since: tuple[Decimal, Decimal] | None = None,
+) -> Decimal | None:
+    """The gas register in m³: kWh x 3.6 / (volume correction x calorific value).
+
+    ``since``: (Wh, m³) when the calorific value was set; it applies from then on, so the
+    volume never goes back when it changes.
+    """
+    if energy_wh is None:
+        return None
+    wh, m3 = since if since is not None else (ZERO, ZERO)
+    return m3 + (energy_wh - wh) / 1000 * Decimal("3.6") / (GAS_VOLUME_CORRECTION * calorific_value)
+
+
 @dataclass(frozen=True, slots=True)
 class HomeMiniData:
     """A snapshot of one meter, as the entities see it."""
@@ -77,8 +94,14 @@ class HomeMiniData:
     time_zone: tzinfo
     #: How old the newest reading may be while the meter counts as online.
     online_within: timedelta = ONLINE_MAX_AGE
-    #: MJ/m³, for a gas register shown in m³ (the entry's option).
+    #: MJ/m³, for a gas register shown in m³ (the entry's option), and the register and
+    #: volume when it was set: (Wh, m³).
     calorific_value: Decimal = DEFAULT_CALORIFIC_VALUE
+    volume_from: tuple[Decimal, Decimal] | None = None
+    #: Seconds of the day and of the month so far the ledger does not hold yet (half hours
+    #: still to fill, or before it began): the projections count them as still to come.
+    day_unheld_s: Decimal = Decimal(0)
+    month_unheld_s: Decimal = Decimal(0)
 
     def is_online(self, now: datetime) -> bool:
         """Whether the newest sample is recent enough to call the Home Mini online."""
@@ -317,7 +340,11 @@ class MeterState:
     # Snapshot and storage ------------------------------------------------------------------
 
     def snapshot(
-        self, now: datetime, tz: tzinfo, calorific_value: Decimal = DEFAULT_CALORIFIC_VALUE
+        self,
+        now: datetime,
+        tz: tzinfo,
+        calorific_value: Decimal = DEFAULT_CALORIFIC_VALUE,
+        volume_from: tuple[Decimal, Decimal] | None = None,
     ) -> HomeMiniData:
         """An immutable view for the entities, with every total derived from the ledger."""
         midnight = local_midnight(now, tz)
@@ -342,7 +369,25 @@ class MeterState:
             time_zone=tz,
             online_within=GAS_ONLINE_MAX_AGE + BUCKET if self.gas else ONLINE_MAX_AGE,
             calorific_value=calorific_value,
+            volume_from=volume_from,
+            day_unheld_s=self._unheld_seconds(midnight, now),
+            month_unheld_s=self._unheld_seconds(first, now),
         )
+
+    def _unheld_seconds(self, start: datetime, now: datetime) -> Decimal:
+        """Of the complete half hours in [start, now): the time the ledger does not hold."""
+        first = int(start.timestamp()) // 1800 * 1800
+        end = int(bucket_start(now).timestamp())
+        if self.gas:  # a gas meter's newest rows come an hour or two late: not "unheld"
+            newest = self.newest.read_at if self.newest else start
+            end = min(end, int(newest.timestamp()))
+        held, pending = self.ledger.buckets, self.ledger.pending
+        missing = 0
+        for epoch in range(first, end, 1800):
+            at = datetime.fromtimestamp(epoch, UTC)
+            if at in pending or at not in held:
+                missing += 1
+        return Decimal(missing * 1800)
 
     def _typical_day(self, midnight: datetime, tz: tzinfo) -> Decimal | None:
         """Average cost of the complete days of the last week the ledger fully holds."""

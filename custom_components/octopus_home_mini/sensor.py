@@ -19,10 +19,10 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
-from .const import DEMAND_LEVELS, GAS_VOLUME_CORRECTION
+from .const import DEMAND_LEVELS
 from .coordinator import HomeMiniConfigEntry
 from .entity import HomeMiniEntity
-from .meter import HomeMiniData, next_local_midnight
+from .meter import HomeMiniData, gas_volume_m3, next_local_midnight
 
 PARALLEL_UPDATES = 0
 
@@ -62,13 +62,6 @@ def _kwh(wh: Decimal | None) -> Decimal | None:
     return None if wh is None else wh / 1000
 
 
-def gas_volume_m3(energy_wh: Decimal | None, calorific_value: Decimal) -> Decimal | None:
-    """The gas register in m³: kWh x 3.6 / (volume correction x calorific value)."""
-    if energy_wh is None:
-        return None
-    return energy_wh / 1000 * Decimal("3.6") / (GAS_VOLUME_CORRECTION * calorific_value)
-
-
 def _demand(data: HomeMiniData) -> Decimal | None:
     return data.newest.demand_w if data.newest else None
 
@@ -81,36 +74,47 @@ def cost_rate(data: HomeMiniData, now: datetime) -> Decimal | None:
     return pounds(demand / 1000 * rate)
 
 
-def projected_today(data: HomeMiniData, now: datetime) -> Decimal | None:
-    """Cost so far, plus the rest of the day at the last week's typical pace.
+def _projected(
+    cost: Decimal, typical: Decimal | None, elapsed: Decimal, left: Decimal, unheld: Decimal
+) -> Decimal | None:
+    """Cost held so far plus, at a pace, the time still to come and the time not held yet.
 
-    Without a week of history, the rest of the day goes at today's own pace.
+    The pace is the last week's typical day; without one, the pace of the time the ledger
+    holds (never a partly filled period divided by all of it).
     """
+    if typical is not None:
+        pace = typical / 86400
+    elif (held := elapsed - unheld) > 0:
+        pace = cost / held
+    else:
+        return None
+    return pounds(cost + pace * (left + unheld))
+
+
+def projected_today(data: HomeMiniData, now: datetime) -> Decimal | None:
+    """Cost so far, plus the rest of the day at the last week's typical pace (else today's)."""
     day_end = next_local_midnight(now, data.time_zone)
     day_seconds = Decimal((day_end - data.day_started).total_seconds())
     left = Decimal(max(0.0, (day_end - now).total_seconds()))
-    if data.typical_day_cost_pence is not None:
-        return pounds(data.cost_today_pence + data.typical_day_cost_pence * left / day_seconds)
-    elapsed = day_seconds - left
-    if elapsed <= 0:
-        return None
-    return pounds(data.cost_today_pence + data.cost_today_pence / elapsed * left)
+    return _projected(
+        data.cost_today_pence,
+        data.typical_day_cost_pence,
+        day_seconds - left,
+        left,
+        data.day_unheld_s,
+    )
 
 
 def projected_month(data: HomeMiniData, now: datetime) -> Decimal | None:
-    """Month to date, plus the rest of the month at the last week's typical daily cost.
-
-    Without a week of history, the rest goes at the month's own pace so far.
-    """
+    """Month to date, plus the rest of the month at the last week's typical daily cost (else
+    at the pace of the part of the month the ledger holds)."""
     local = now.astimezone(data.time_zone)
     month_days = Decimal(monthrange(local.year, local.month)[1])
-    elapsed = Decimal((now - data.month_started).total_seconds()) / 86400
-    left = max(Decimal(0), month_days - elapsed)
-    if data.typical_day_cost_pence is not None:
-        return pounds(data.month_cost_pence + data.typical_day_cost_pence * left)
-    if elapsed <= 0:
-        return None
-    return pounds(data.month_cost_pence / elapsed * month_days)
+    elapsed = Decimal((now - data.month_started).total_seconds())
+    left = max(Decimal(0), month_days * 86400 - elapsed)
+    return _projected(
+        data.month_cost_pence, data.typical_day_cost_pence, elapsed, left, data.month_unheld_s
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,7 +158,9 @@ SENSORS: tuple[HomeMiniSensorDescription, ...] = (
         state_class=SensorStateClass.TOTAL_INCREASING,
         suggested_display_precision=3,
         fuels=GAS,
-        value_fn=lambda data, _: gas_volume_m3(data.consumption_wh, data.calorific_value),
+        value_fn=lambda data, _: gas_volume_m3(
+            data.consumption_wh, data.calorific_value, data.volume_from
+        ),
     ),
     HomeMiniSensorDescription(
         key="export",
@@ -267,11 +273,14 @@ async def async_setup_entry(
     """Add the meter's sensors."""
     coordinator = entry.runtime_data.coordinator
     fuel = "gas" if coordinator.gas else "electricity"
-    async_add_entities(
+    entities: list[SensorEntity] = [
         HomeMiniSensor(coordinator, description)
         for description in SENSORS
         if fuel in description.fuels
-    )
+    ]
+    if entry.runtime_data.link.allowance_supported is not False:
+        entities.append(ApiRequestsSensor(coordinator, API_REQUESTS))
+    async_add_entities(entities)
 
 
 class HomeMiniSensor(HomeMiniEntity, SensorEntity):
@@ -299,3 +308,39 @@ class HomeMiniSensor(HomeMiniEntity, SensorEntity):
         if self.entity_description.last_reset_fn is None:
             return None
         return self.entity_description.last_reset_fn(self.coordinator.data)
+
+
+API_REQUESTS = SensorEntityDescription(
+    key="api_requests",
+    translation_key="api_requests",
+    native_unit_of_measurement="requests",
+    state_class=SensorStateClass.MEASUREMENT,
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+
+
+class ApiRequestsSensor(HomeMiniEntity, SensorEntity):
+    """The account's requests in the last hour (ours), with Kraken's points as attributes.
+
+    Our count is the state: Kraken's points allowance may not be the limit that binds (the
+    telemetry field has its own throttle), so its figures are evidence beside it.
+    """
+
+    @property
+    def native_value(self) -> int:
+        """Requests this account made in the last hour."""
+        return int(self.coordinator.link.budget.used())
+
+    @property
+    def extra_state_attributes(self) -> dict[str, object]:
+        """Kraken's figures as last read (every 30 minutes)."""
+        allowance = self.coordinator.link.allowance
+        if allowance is None:
+            return {}
+        return {
+            "points_limit": allowance.limit,
+            "points_used": allowance.used,
+            "points_remaining": allowance.remaining,
+            "points_renew_at": allowance.renews_at.isoformat() if allowance.renews_at else None,
+            "blocked": allowance.blocked,
+        }

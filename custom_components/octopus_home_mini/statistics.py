@@ -7,9 +7,10 @@ is written again, with every later hour's running sum, so the Energy panel never
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 import re
+from typing import Any
 
 from homeassistant.components.recorder.models import (
     StatisticData,
@@ -28,8 +29,10 @@ from .const import DOMAIN
 from .ledger import FINAL_AFTER, ZERO, HourTotals, Ledger, RateLookup, Totals
 
 HOUR = timedelta(hours=1)
-#: How far before our first hour an earlier install's last sum is looked for.
+#: An earlier install's last sum is looked for in this span before our first hour, then, if
+#: none is there, month by month as far back as the recorder keeps statistics.
 EARLIER_INSTALL_LOOKBACK = timedelta(days=62)
+EARLIER_INSTALL_HORIZON = timedelta(days=3660)
 CURRENCY = "GBP"
 #: The quantities written, with their unit and unit class.
 KINDS: dict[str, tuple[str, str | None]] = {
@@ -81,22 +84,35 @@ class StatisticsState:
 
 
 def complete_hours(now: datetime) -> datetime:
-    """The end of the last hour whose readings are all published.
-
-    Hours still pending are written as they stand and again once filled, with every later sum.
-    """
+    """The end of the last hour whose readings are all published (a live hour's readings can
+    still change it until then; a sealed or filled half hour that changes later is written
+    again, with every later sum)."""
     return hour_start(now - FINAL_AFTER)
 
 
+def first_whole_hour(ledger: Ledger) -> datetime | None:
+    """The first hour the ledger holds whole: rows and sums start there (a lone half hour
+    before it, where a back-fill stopped, is in no row and no sum)."""
+    held = [at for at, bucket in ledger.buckets.items() if bucket.import_wh or bucket.final]
+    if not held:
+        return None
+    oldest = min(held)
+    return hour_start(oldest) + (HOUR if oldest != hour_start(oldest) else timedelta(0))
+
+
 def hourly_rows(
-    ledger: Ledger, start: datetime, end: datetime, rate: RateLookup, base: dict[str, Decimal]
+    ledger: Ledger,
+    origin: datetime,
+    start: datetime,
+    end: datetime,
+    rate: RateLookup,
+    base: dict[str, Decimal],
 ) -> dict[str, list[StatisticData]]:
-    """Rows for each hour in [start, end), their sums continuing from the ledger's start."""
-    first = min(ledger.buckets, default=start)
-    before = ledger.totals(first, start, rate)
+    """Rows for each hour in [start, end), their sums continuing from ``origin``."""
+    before = ledger.totals(origin, start, rate)
     running = dict(base)
     for kind, value in _values(
-        HourTotals(first, before.import_wh, before.cost_pence, before.export_wh)
+        HourTotals(origin, before.import_wh, before.cost_pence, before.export_wh)
     ).items():
         running[kind] = running.get(kind, ZERO) + value
     rows: dict[str, list[StatisticData]] = {kind: [] for kind in KINDS}
@@ -118,21 +134,22 @@ async def async_write(
     rate: RateLookup,
     changed_from: datetime,
     now: datetime,
-    earliest: datetime,
 ) -> datetime | None:
     """Write the complete hours from ``changed_from`` on; returns the end of what was written."""
-    held = [at for at, bucket in ledger.buckets.items() if bucket.import_wh or bucket.final]
-    if not held:
+    if (data_from := first_whole_hour(ledger)) is None:
         return None
+    # An hour is written only when all its half hours are known: from the first whole hour
+    # the ledger holds, up to the first half hour still to be filled.
     end = complete_hours(now)
-    data_from = hour_start(min(held))
+    if ledger.pending:
+        end = min(end, hour_start(min(ledger.pending)))
     if not state.written:
-        await _continue_earlier_install(hass, state, prefix, earliest)
+        await _continue_earlier_install(hass, state, prefix, data_from)
         state.written = True  # looked up once, whatever is written now
     start = max(hour_start(changed_from), data_from)
     if start >= end:
         return None
-    rows = hourly_rows(ledger, start, end, rate, state.base)
+    rows = hourly_rows(ledger, data_from, start, end, rate, state.base)
     for kind, (unit, unit_class) in KINDS.items():
         if kind == "export" and prefix.startswith("gas"):
             continue
@@ -153,19 +170,33 @@ async def async_write(
 async def _continue_earlier_install(
     hass: HomeAssistant, state: StatisticsState, prefix: str, first_hour: datetime
 ) -> None:
-    """Sums continue from the last hour an earlier install of this meter wrote before ours."""
+    """Sums continue from the last row before our first hour, wherever an earlier install of
+    this meter wrote it (rows it wrote from that hour on are replaced by ours)."""
     for kind in KINDS:
-        ident = statistic_id(prefix, kind)
-        found = await get_instance(hass).async_add_executor_job(
-            statistics_during_period,
-            hass,
-            first_hour - EARLIER_INSTALL_LOOKBACK,
-            first_hour,
-            {ident},
-            "hour",
-            None,
-            {"sum"},
-        )
-        rows = found.get(ident, [])
-        if rows and (last_sum := rows[-1].get("sum")) is not None:
+        last_sum = await _last_sum_before(hass, statistic_id(prefix, kind), first_hour)
+        if last_sum is not None:
             state.base[kind] = state.base.get(kind, ZERO) + Decimal(str(last_sum))
+
+
+async def _last_sum_before(hass: HomeAssistant, ident: str, before: datetime) -> float | None:
+    """The sum of the newest hourly row of ``ident`` before ``before``, if any."""
+
+    async def rows(start: datetime, end: datetime, period: str) -> list[Any]:
+        found = await get_instance(hass).async_add_executor_job(
+            statistics_during_period, hass, start, end, {ident}, period, None, {"sum"}
+        )
+        return list(found.get(ident, []))
+
+    recent = await rows(before - EARLIER_INSTALL_LOOKBACK, before, "hour")
+    if not recent:  # further back: find the newest month with rows, then its last hour
+        months = await rows(before - EARLIER_INSTALL_HORIZON, before, "month")
+        if not months:
+            return None
+        month_start = datetime.fromtimestamp(months[-1]["start"], UTC)
+        recent = await rows(
+            max(month_start - HOUR, before - EARLIER_INSTALL_HORIZON), before, "hour"
+        )
+    for row in reversed(recent):
+        if (value := row.get("sum")) is not None:
+            return float(value)
+    return None

@@ -113,6 +113,12 @@ EXPECTED: dict[str, tuple[str, str | None, str | None, str | None]] = {
         "GBP",
         None,
     ),
+    "api_requests": (
+        "sensor.home_mini_21e1234567_api_requests_last_hour",
+        None,
+        "requests",
+        "measurement",
+    ),
     "online": ("binary_sensor.home_mini_21e1234567_online", "connectivity", None, None),
     "reset_session": ("button.home_mini_21e1234567_reset_session", None, None, None),
 }

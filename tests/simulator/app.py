@@ -90,7 +90,7 @@ def _root_fields(
                     collect(fragment.selection_set.selections, seen | {selection.name.value})
 
     collect(chosen.selection_set.selections, frozenset())
-    return (chosen.name.value if chosen.name else operation_name), tuple(dict.fromkeys(names))
+    return (chosen.name.value if chosen.name else operation_name), tuple(names)
 
 
 def _transport_response(fault: Fault) -> web.Response:
@@ -200,6 +200,24 @@ def _bad_request(message: str) -> dict[str, Any]:
     return {"errors": [{"message": message}]}
 
 
+def _refused(
+    sim: KrakenSimulator, exchange: _Exchange, request_errors: tuple[GraphQLError, ...]
+) -> web.Response | None:
+    """Documents refused whole: invalid ones, and valid ones Kraken refuses (API.md §11)."""
+    if request_errors:
+        return exchange.reply(400, {"errors": [e.formatted for e in request_errors]})
+    fields = exchange.root_fields
+    repeated = sorted({f for f in fields if fields.count(f) > 1})
+    if repeated:  # HTTP 200, an error without extensions
+        times = fields.count(repeated[0])
+        message = f"Field '{repeated[0]}' is repeated {times} times. Maximum allowed is 1."
+        return exchange.reply(200, {"errors": [{"message": message}], "data": None})
+    if not sim.rate_limit_info and "rateLimitInfo" in fields:  # a Kraken without the field
+        unknown = "Cannot query field 'rateLimitInfo' on type 'Query'."
+        return exchange.reply(400, {"errors": [{"message": unknown}]})
+    return None
+
+
 async def _handle_graphql(request: web.Request) -> web.Response:
     sim = request.app[SIM_KEY]
     exchange = _Exchange(sim, sim.clock(), request.headers.get("Authorization"))
@@ -233,8 +251,8 @@ async def _handle_graphql(request: web.Request) -> web.Response:
         exchange.log(response.status)
         return response
 
-    if request_errors or document is None:
-        return exchange.reply(400, {"errors": [e.formatted for e in request_errors]})
+    if (refused := _refused(sim, exchange, request_errors)) is not None or document is None:
+        return refused or exchange.reply(400, {"errors": [e.formatted for e in request_errors]})
 
     context = RequestContext(sim, exchange.at, exchange.authorization)
     fired = sim.faults.fire(FIELD_KINDS, exchange.operation_name, exchange.root_fields, exchange.at)

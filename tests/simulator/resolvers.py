@@ -94,6 +94,14 @@ def resolve_account(_root: object, info: GraphQLResolveInfo, **args: Any) -> dic
     return account_node(fixture, _context(info).now)
 
 
+def resolve_rate_limit_info(_root: object, info: GraphQLResolveInfo) -> dict[str, Any]:
+    """Query.rateLimitInfo: the viewer's points allowance (API.md §5.4, §11)."""
+    fixture = _viewer(info)
+    context = _context(info)
+    allowance = context.sim.allowance(fixture.account_number, context.now)
+    return {"pointsAllowanceRateLimit": allowance}
+
+
 def resolve_token(_root: object, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:
     """Mutation.obtainKrakenToken: API key or refresh token, exactly one."""
     context = _context(info)
@@ -193,6 +201,7 @@ def _gas_rows(
 ROOT_RESOLVERS = {
     ("Query", "viewer"): resolve_viewer,
     ("Query", "account"): resolve_account,
+    ("Query", "rateLimitInfo"): resolve_rate_limit_info,
     ("Query", TELEMETRY): resolve_telemetry,
     ("Mutation", "obtainKrakenToken"): resolve_token,
 }

@@ -72,6 +72,14 @@ class KrakenSimulator:
         self.gap_delta = "whole"
         #: A Mini back from a stale spell uploads what it buffered: the gap closes [UNKNOWN].
         self.stale_backfills = False
+        #: The points allowance (API.md §5.4): per hour, and what one request costs [INF: the
+        #: real cost per request is not documented]. ``rate_limit_info`` False: this Kraken
+        #: does not know the field (a document asking for it is refused with HTTP 400).
+        self.points_per_hour = 50_000
+        self.points_per_request = 40
+        self.rate_limit_info = True
+        #: Points used by other clients of the account (the app, other tools), for tests.
+        self.points_used_elsewhere = 0
         epoch_day = slot_of(epoch or self.clock()) // SLOTS_PER_DAY  # registers read base here
         self.devices: dict[str, Device] = {}
         self._meters: dict[str, MeterModel] = {}
@@ -235,6 +243,20 @@ class KrakenSimulator:
             calls.popleft()
         calls.append(now)
         return self.rate_limit_per_hour is not None and len(calls) > self.rate_limit_per_hour
+
+    def allowance(self, account_number: str, now: datetime) -> dict[str, int | bool]:
+        """``rateLimitInfo.pointsAllowanceRateLimit`` for an account at ``now``."""
+        calls = self._calls.get(account_number, deque())
+        recent = [at for at in calls if at > now - RATE_WINDOW]
+        used = len(recent) * self.points_per_request + self.points_used_elsewhere
+        renewed = (recent[0] if recent else now) + RATE_WINDOW
+        return {
+            "limit": self.points_per_hour,
+            "usedPoints": min(used, self.points_per_hour),
+            "remainingPoints": max(0, self.points_per_hour - used),
+            "ttl": int(renewed.timestamp()),
+            "isBlocked": used >= self.points_per_hour,
+        }
 
     def record(self, request: RecordedRequest) -> None:
         """Append to the request log."""

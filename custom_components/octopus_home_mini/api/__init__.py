@@ -20,6 +20,7 @@ from .errors import (
 )
 from .models import (
     Account,
+    Allowance,
     ElectricityMeter,
     ElectricityMeterPoint,
     Fuel,
@@ -39,6 +40,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_TIMEOUT",
     "Account",
+    "Allowance",
     "ElectricityMeter",
     "ElectricityMeterPoint",
     "Fuel",

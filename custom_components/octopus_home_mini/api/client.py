@@ -30,7 +30,16 @@ from .errors import (
     KrakenServiceUnavailableError,
     KrakenTariffNotFoundError,
 )
-from .models import Account, Fuel, Tariff, TelemetryGrouping, TelemetryReading, Token, UnitRate
+from .models import (
+    Account,
+    Allowance,
+    Fuel,
+    Tariff,
+    TelemetryGrouping,
+    TelemetryReading,
+    Token,
+    UnitRate,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -210,6 +219,11 @@ class KrakenClient:
         """The account's meter points, meters, smart devices and active tariffs."""
         data = await self._query(queries.ACCOUNT, "Account", {"accountNumber": account_number})
         return parse.account(data, account_number)
+
+    async def get_allowance(self) -> Allowance | None:
+        """The viewer's points allowance as Kraken counts it (a request of its own)."""
+        data = await self._query(queries.RATE_LIMIT_INFO, "RateLimitInfo", {})
+        return parse.allowance(data)
 
     async def get_tariffs(self, account_number: str) -> dict[str, Tariff]:
         """The active tariff of each meter point, by MPAN and (gas) MPRN, in one request."""

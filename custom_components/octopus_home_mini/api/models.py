@@ -59,6 +59,27 @@ class Token:
 
 
 @dataclass(frozen=True, slots=True)
+class Allowance:
+    """Kraken's points allowance for the viewer (``rateLimitInfo``); any figure may be absent."""
+
+    limit: int | None
+    used: int | None
+    remaining: int | None
+    #: When a new allowance starts.
+    renews_at: datetime | None
+    blocked: bool
+
+    @property
+    def low(self) -> bool:
+        """Blocked, or less than a tenth of the allowance left."""
+        if self.blocked:
+            return True
+        if self.limit and self.remaining is not None:
+            return self.remaining < self.limit / 10
+        return False
+
+
+@dataclass(frozen=True, slots=True)
 class UnitRate:
     """One price period, pence per kWh including VAT; ``valid_to`` None is open-ended."""
 

@@ -11,6 +11,7 @@ from typing import Any, Final
 from .errors import KrakenInvalidResponseError
 from .models import (
     Account,
+    Allowance,
     ElectricityMeter,
     ElectricityMeterPoint,
     GasMeter,
@@ -295,6 +296,32 @@ def rest_unit_rates(body: Any) -> tuple[list[tuple[UnitRate, str | None]], str |
         rate = UnitRate(valid_from, timestamp(row.get("valid_to"), "valid_to"), value)
         found.append((rate, optional_str(row.get("payment_method"), "payment_method")))
     return found, optional_str(page.get("next"), "next")
+
+
+def _int(value: Any, what: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _invalid(what)
+    return int(value)
+
+
+def allowance(data: dict[str, Any]) -> Allowance | None:
+    """``rateLimitInfo``'s points allowance; None when Kraken reports none."""
+    info = data.get("rateLimitInfo")
+    if info is None:
+        return None
+    points = obj(info, "rateLimitInfo").get("pointsAllowanceRateLimit")
+    if points is None:
+        return None
+    points = obj(points, "pointsAllowanceRateLimit")
+    return Allowance(
+        limit=_int(points.get("limit"), "limit"),
+        used=_int(points.get("usedPoints"), "usedPoints"),
+        remaining=_int(points.get("remainingPoints"), "remainingPoints"),
+        renews_at=_epoch(points.get("ttl"), "ttl"),
+        blocked=points.get("isBlocked") is True,
+    )
 
 
 def telemetry(data: dict[str, Any]) -> list[TelemetryReading]:

@@ -183,6 +183,20 @@ query TelemetryRange(
     + _TELEMETRY_FIELDS
 )
 
+RATE_LIMIT_INFO: Final = """
+query RateLimitInfo {
+  rateLimitInfo {
+    pointsAllowanceRateLimit {
+      limit
+      remainingPoints
+      usedPoints
+      ttl
+      isBlocked
+    }
+  }
+}
+"""
+
 #: Every document the client can send, by operation name (the schema test validates them all).
 ALL_DOCUMENTS: Final = {
     "ObtainKrakenToken": SIGN_IN,
@@ -190,4 +204,5 @@ ALL_DOCUMENTS: Final = {
     "Tariff": TARIFF,
     "LatestTelemetry": LATEST_TELEMETRY,
     "TelemetryRange": TELEMETRY_RANGE,
+    "RateLimitInfo": RATE_LIMIT_INFO,
 }
