@@ -12,6 +12,7 @@ import pytest
 
 from custom_components.octopus_home_mini.account import LIVE_MAX_WAIT, AccountLink, Job
 from custom_components.octopus_home_mini.budget import RequestBudget
+from custom_components.octopus_home_mini.const import CONF_LIVE_INTERVAL
 from tests.common import advance, settle, setup_entry
 from tests.simulator import SINGLE, KrakenSimulator
 
@@ -109,6 +110,8 @@ async def test_live_never_waits_more_than_two_slots(queues: list[list[Job]], gas
 
 
 API_REQUESTS = "sensor.home_mini_21e1234567_api_requests_last_hour"
+ONLINE = "binary_sensor.home_mini_21e1234567_online"
+DEVICE = SINGLE.device_ids[0]
 
 
 def _ours(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
@@ -193,3 +196,34 @@ async def test_a_kraken_without_the_field_gets_no_sensor(
         await advance(hass, freezer, 30)
     assert sim.request_count(root_field="rateLimitInfo") == 1
     assert entry.runtime_data.link.allowance is None
+
+
+async def test_a_longer_interval_keeps_every_sample_with_fewer_requests(
+    hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
+) -> None:
+    """At 120 s between slots: at most 31 requests in any hour once set, every 10-s sample
+    kept, and Online never flaps (even while the back-fill takes two slots in three)."""
+    sim, url = frozen_sim
+    entry = await setup_entry(hass, url)
+    coordinator = entry.runtime_data.coordinator
+    first = coordinator.data.samples[0].read_at
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["step_id"] == "live"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_LIVE_INTERVAL: 120}
+    )
+    assert entry.options == {CONF_LIVE_INTERVAL: 120}
+    await advance(hass, freezer, 30)  # the next slot takes the new interval up
+    assert entry.runtime_data.link.slot == timedelta(seconds=120)
+    set_at = dt_util.utcnow()
+    for _ in range(2 * 60 * 2):  # two hours, the clock moving 30 s at a time
+        await advance(hass, freezer, 30)
+        assert hass.states.get(ONLINE).state == "on", dt_util.utcnow()
+    after = [r.at for r in sim.requests if r.at > set_at + timedelta(minutes=10)]
+    most = max(sum(1 for t in after if at <= t < at + timedelta(hours=1)) for at in after)
+    assert most <= 31
+    newest = coordinator.data.newest
+    assert coordinator.samples_received == len(
+        sim.samples(DEVICE, first, newest.read_at + timedelta(seconds=1))
+    )
+    assert not coordinator.meter.ledger.pending  # the back-fill got its slots too

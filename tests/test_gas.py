@@ -204,14 +204,14 @@ def test_volume_from_the_calorific_value() -> None:
 
 
 async def test_calorific_value_option(hass: HomeAssistant, frozen_sim: Sim) -> None:
-    """Only gas entries have options; the volume follows the value set."""
+    """A gas entry's option is its calorific value; the volume follows the value set."""
     sim, url = frozen_sim
     entry = gas_entry(url, GASONLY)
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert result["step_id"] == "init"
+    assert result["step_id"] == "gas"
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {CONF_CALORIFIC_VALUE: 40.0}
     )
@@ -219,7 +219,8 @@ async def test_calorific_value_option(hass: HomeAssistant, frozen_sim: Sim) -> N
     assert entry.options[CONF_CALORIFIC_VALUE] == 40.0
     electricity = await setup_entry(hass, url, DUAL)
     assert entry.supports_options
-    assert not electricity.supports_options
+    result = await hass.config_entries.options.async_init(electricity.entry_id)
+    assert result["step_id"] == "live"  # an electricity meter's option is its interval
     assert sim.request_count() > 0
 
 

@@ -24,6 +24,8 @@ from custom_components.octopus_home_mini.const import DOMAIN
 from custom_components.octopus_home_mini.coordinator import FILL_ATTEMPTS
 from custom_components.octopus_home_mini.ledger import BUCKET, FINAL_AFTER, Ledger
 from custom_components.octopus_home_mini.statistics import (
+    StatisticsState,
+    async_write,
     first_whole_hour,
     statistic_id,
     statistic_prefix,
@@ -263,3 +265,54 @@ async def test_a_meter_added_again_continues_its_earlier_rows(
     changes = [later - earlier for earlier, later in itertools.pairwise(sums)]
     assert min(changes) >= 0
     assert sums[-1] > 5000
+
+
+async def test_an_earlier_install_months_back_is_continued(
+    hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
+) -> None:
+    """The earlier install's last row is 100 days back: still found (month by month)."""
+    _, url = frozen_sim
+    prefix = statistic_prefix("electricity", SINGLE.serials[0])
+    ident = statistic_id(prefix, "consumption")
+    last = (START - timedelta(days=100)).replace(minute=0)
+    async_add_external_statistics(
+        hass,
+        {
+            "mean_type": StatisticMeanType.NONE,
+            "has_sum": True,
+            "name": None,
+            "source": DOMAIN,
+            "statistic_id": ident,
+            "unit_class": "energy",
+            "unit_of_measurement": "kWh",
+        },
+        [
+            StatisticData(start=last - timedelta(hours=1), sum=700.0),
+            StatisticData(start=last, sum=800.0),
+        ],
+    )
+    await async_wait_recording_done(hass)
+    await setup_entry(hass, url)
+    await settle(hass, freezer)
+    await async_wait_recording_done(hass)
+    rows = await get_instance(hass).async_add_executor_job(
+        statistics_during_period,
+        hass,
+        last + timedelta(hours=1),
+        START,
+        {ident},
+        "hour",
+        None,
+        {"sum"},
+    )
+    assert rows[ident]
+    assert all(row["sum"] > 800 for row in rows[ident])
+
+
+async def test_nothing_held_writes_nothing(hass: HomeAssistant) -> None:
+    """An empty ledger has no first whole hour and writes no statistics."""
+    assert first_whole_hour(Ledger()) is None
+    written = await async_write(
+        hass, StatisticsState(), Ledger(), "x", "x", lambda _: None, START, START
+    )
+    assert written is None

@@ -16,7 +16,8 @@ from pytest_homeassistant_custom_component.common import snapshot_platform
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.octopus_home_mini.coordinator import HomeMiniCoordinator
-from custom_components.octopus_home_mini.sensor import demand_level
+from custom_components.octopus_home_mini.meter import MeterState
+from custom_components.octopus_home_mini.sensor import cost_rate, demand_level, projected_month
 from tests.common import advance, settle, setup_entry
 from tests.simulator import SINGLE, SOLAR, KrakenSimulator
 
@@ -242,3 +243,24 @@ async def test_register_jump_beyond_any_supply_is_ignored(
     received = coordinator.samples_received
     coordinator.meter.accept([jump], jump.read_at)
     assert coordinator.samples_received == received
+
+
+def test_nothing_to_project_from_and_no_rate() -> None:
+    """Nothing held yet: no projection (never a guess from nothing); no unit rate: no cost rate."""
+    now = dt_util.utcnow()
+    meter = MeterState(now)
+    data = meter.snapshot(now + timedelta(hours=1), dt_util.get_default_time_zone())
+    blank = replace(data, typical_day_cost_pence=None, month_unheld_s=Decimal(10**9))
+    assert projected_month(blank, now + timedelta(hours=1)) is None
+    assert cost_rate(data, now) is None  # no tariff, no reading
+
+
+async def test_allowance_unread_shows_our_count_only(hass: HomeAssistant, frozen_sim: Sim) -> None:
+    """Kraken's count could not be read at setup (an error, not a refusal): the sensor shows
+    our count, without Kraken's figures, until the next read."""
+    sim, url = frozen_sim
+    sim.set_fault("internal", operation="RateLimitInfo", count=1)
+    entry = await setup_entry(hass, url)
+    state = hass.states.get("sensor.home_mini_21e1234567_api_requests_last_hour")
+    assert int(state.state) == entry.runtime_data.link.budget.used() > 0
+    assert "points_limit" not in state.attributes

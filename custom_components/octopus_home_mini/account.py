@@ -35,6 +35,7 @@ from .const import (
     DOMAIN,
     LOGGER,
     MAX_BACKOFF_STEPS,
+    ONLINE_MAX_AGE,
     POLL_INTERVAL,
 )
 
@@ -70,6 +71,10 @@ class Meter(Protocol):
     def gas(self) -> bool:
         """Whether the meter reports half hours (gas) rather than 10-s readings."""
 
+    @property
+    def live_interval(self) -> timedelta | None:
+        """The time between slots its entry asks for (electricity), if any."""
+
     def due(self, now: datetime) -> Job | None:
         """The meter's most urgent work other than live electricity, if any is due."""
 
@@ -101,6 +106,7 @@ class AccountLink:
     slots: int = 0
     _unsubscribe: Callable[[], None] | None = None
     _busy: bool = False
+    _hass: HomeAssistant | None = None
 
     # Meters ----------------------------------------------------------------------------
 
@@ -108,9 +114,25 @@ class AccountLink:
         """A meter set up on this account takes part in its cadence."""
         self.coordinators.append(meter)
         self.waited[id(meter)] = 0  # its first refresh read it just now
-        if self._unsubscribe is None:
+        self._hass = hass
+        self.retime()
+
+    def retime(self) -> None:
+        """Run the cadence at the slowest interval the account's meters ask for."""
+        asked = [m.live_interval for m in self.coordinators if m.live_interval is not None]
+        slot = max(asked, default=POLL_INTERVAL)
+        if self._unsubscribe is not None and slot == self.slot:
+            return
+        self.slot = slot
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self._hass is not None and self.coordinators:
             self._unsubscribe = async_track_time_interval(
-                hass, self._async_tick, self.slot, name=f"{DOMAIN} cadence", cancel_on_shutdown=True
+                self._hass,
+                self._async_tick,
+                self.slot,
+                name=f"{DOMAIN} cadence",
+                cancel_on_shutdown=True,
             )
 
     def leave(self, meter: Meter) -> bool:
@@ -119,6 +141,7 @@ class AccountLink:
             self.coordinators.remove(meter)
         self.waited.pop(id(meter), None)
         if self.coordinators:
+            self.retime()
             return False
         if self._unsubscribe is not None:
             self._unsubscribe()
@@ -155,6 +178,7 @@ class AccountLink:
             await self._async_slot(dt_util.utcnow())
         finally:
             self._busy = False
+        self.retime()  # an entry's options may have changed the interval
 
     async def _async_slot(self, now: datetime) -> None:
         chosen: tuple[Meter | None, Job] | None = None
@@ -222,6 +246,11 @@ class AccountLink:
             LOGGER.info("Octopus reports enough points again; requests are back to every slot")
 
     # Rate limits -----------------------------------------------------------------------
+
+    def online_within(self) -> timedelta:
+        """How old an electricity meter's newest reading may be while it is online: live
+        waits up to two slots for other work, and Kraken publishes about 30 s late."""
+        return max(ONLINE_MAX_AGE, self.slot * (LIVE_MAX_WAIT + 1) + timedelta(seconds=60))
 
     def back_off(self, retry_after: float | None) -> float:
         """Rate limited: the whole account waits (exponential, full jitter, ≤ 15 min)."""

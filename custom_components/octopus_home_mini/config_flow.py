@@ -53,6 +53,7 @@ from .const import (
     CONF_DEVICE_ID,
     CONF_EXPORT_DEVICE_ID,
     CONF_FUEL,
+    CONF_LIVE_INTERVAL,
     CONF_MPAN,
     CONF_MPRN,
     CONF_SERIAL_NUMBER,
@@ -60,6 +61,8 @@ from .const import (
     DEFAULT_API_URL,
     DEFAULT_CALORIFIC_VALUE,
     DOMAIN,
+    LIVE_INTERVAL_MAX,
+    LIVE_INTERVAL_MIN,
     LOGGER,
     SECTION_ADVANCED,
     is_gas,
@@ -144,14 +147,14 @@ class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: ConfigEntry[Any]) -> OptionsFlow:
-        """A gas meter's options: the calorific value its volume is shown with."""
-        return GasOptionsFlow()
+        """A gas meter's calorific value; an electricity meter's interval between requests."""
+        return HomeMiniOptionsFlow()
 
     @classmethod
     @callback
     def async_supports_options_flow(cls, config_entry: ConfigEntry[Any]) -> bool:
-        """Only gas meters have options."""
-        return is_gas(config_entry.data)
+        """Every meter has options."""
+        return True
 
     def __init__(self) -> None:
         """Hold what the user entered between steps."""
@@ -332,16 +335,46 @@ def _meter_data(meter: SmartMeter) -> dict[str, str]:
     return data
 
 
-class GasOptionsFlow(OptionsFlow):
-    """The calorific value (MJ/m³) that turns the gas register's kWh into m³."""
+class HomeMiniOptionsFlow(OptionsFlow):
+    """Gas: the calorific value (MJ/m³) that turns kWh into m³. Electricity: the interval."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """The meter's own form."""
+        if is_gas(self.config_entry.data):
+            return await self.async_step_gas()
+        return await self.async_step_live()
+
+    async def async_step_live(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Seconds between the account's requests: every 10-s sample is kept at any of them."""
+        if user_input is not None:
+            return self.async_create_entry(
+                data={CONF_LIVE_INTERVAL: int(user_input[CONF_LIVE_INTERVAL])}
+            )
+        current = self.config_entry.options.get(CONF_LIVE_INTERVAL, LIVE_INTERVAL_MIN)
+        return self.async_show_form(
+            step_id="live",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(CONF_LIVE_INTERVAL, default=current): NumberSelector(
+                        NumberSelectorConfig(
+                            min=LIVE_INTERVAL_MIN,
+                            max=LIVE_INTERVAL_MAX,
+                            step=10,
+                            unit_of_measurement="s",
+                            mode=NumberSelectorMode.SLIDER,
+                        )
+                    )
+                }
+            ),
+        )
+
+    async def async_step_gas(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """One number, with the UK's recent average as the default."""
         if user_input is not None:
             return self.async_create_entry(data={**user_input, **self._volume_now()})
         current = self.config_entry.options.get(CONF_CALORIFIC_VALUE, DEFAULT_CALORIFIC_VALUE)
         return self.async_show_form(
-            step_id="init",
+            step_id="gas",
             data_schema=vol.Schema(
                 {
                     vol.Required(CONF_CALORIFIC_VALUE, default=float(current)): NumberSelector(

@@ -74,6 +74,11 @@ DEFAULT_CALORIFIC_VALUE: Final = Decimal("39.5")
 CONF_CALORIFIC_VALUE: Final = "calorific_value"
 #: The gas register and volume when the calorific value was last set: [Wh, m³] as strings.
 CONF_VOLUME_FROM: Final = "volume_from"
+#: An electricity meter's option: seconds between the account's request slots (30 by
+#: default; longer for users who share their key with other tools). Every sample is kept.
+CONF_LIVE_INTERVAL: Final = "live_interval"
+LIVE_INTERVAL_MIN: Final = 30
+LIVE_INTERVAL_MAX: Final = 300
 
 
 def is_gas(data: Mapping[str, Any]) -> bool:

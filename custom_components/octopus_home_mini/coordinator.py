@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -28,6 +28,7 @@ from .const import (
     CONF_ACCOUNT_NUMBER,
     CONF_CALORIFIC_VALUE,
     CONF_DEVICE_ID,
+    CONF_LIVE_INTERVAL,
     CONF_SERIAL_NUMBER,
     CONF_STATISTICS_SERIAL,
     CONF_VOLUME_FROM,
@@ -141,6 +142,13 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         # A new install: the history Kraken holds.
         self.meter.ledger.mark_pending(first, bucket_start(now - ONLINE_MAX_AGE))
 
+    @property
+    def live_interval(self) -> timedelta | None:
+        """The time between the account's slots this entry asks for (electricity only)."""
+        if self.gas:
+            return None
+        return timedelta(seconds=self.config_entry.options.get(CONF_LIVE_INTERVAL, 30))
+
     def due(self, now: datetime) -> Job | None:
         """This meter's most urgent work other than live electricity, if any is due."""
         if self.gas and self._gas_due(now):
@@ -199,7 +207,9 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
     def _note_issues(self, data: HomeMiniData, now: datetime) -> None:
         """The repairs that follow from what the meter holds now."""
         self._note_online(data.is_online(now))
-        quiet_for = data.online_within if self.gas else STALE_REPAIR_AFTER
+        quiet_for = (
+            data.online_within if self.gas else max(STALE_REPAIR_AFTER, 2 * data.online_within)
+        )
         heard = data.newest.read_at if data.newest else self._started
         self._set_issue(ISSUE_NOT_REPORTING, active=now - heard >= quiet_for)
         exchanged = self.meter.consumption.exchanged_at
@@ -270,9 +280,10 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         calorific_value = Decimal(str(options.get(CONF_CALORIFIC_VALUE, DEFAULT_CALORIFIC_VALUE)))
         since = options.get(CONF_VOLUME_FROM)
         volume_from = (Decimal(since[0]), Decimal(since[1])) if since else None
-        return self.meter.snapshot(
+        data = self.meter.snapshot(
             now, dt_util.get_default_time_zone(), calorific_value, volume_from
         )
+        return data if self.gas else replace(data, online_within=self.link.online_within())
 
     def _gas_due(self, now: datetime) -> bool:
         """Whether the gas meter's next half-hour row can be there (or it is worth asking)."""

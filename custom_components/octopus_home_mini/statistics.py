@@ -196,7 +196,5 @@ async def _last_sum_before(hass: HomeAssistant, ident: str, before: datetime) ->
         recent = await rows(
             max(month_start - HOUR, before - EARLIER_INSTALL_HORIZON), before, "hour"
         )
-    for row in reversed(recent):
-        if (value := row.get("sum")) is not None:
-            return float(value)
-    return None
+    sums = [row["sum"] for row in recent if row.get("sum") is not None]
+    return float(sums[-1]) if sums else None
