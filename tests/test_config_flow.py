@@ -269,6 +269,12 @@ async def test_reconfigure(hass: HomeAssistant, frozen_sim: Sim) -> None:
     assert entry.data[CONF_API_URL] == url
 
 
+def section_collapsed(result: Any) -> bool:
+    """Whether the form's Advanced section is shown collapsed."""
+    advanced = next(v for k, v in result["data_schema"].schema.items() if k == "advanced")
+    return bool(advanced.options["collapsed"])
+
+
 def shown_url(result: dict[str, Any]) -> str:
     """The API URL the form shows: the suggested value if any, else the default."""
     advanced = next(v for k, v in result["data_schema"].schema.items() if k == "advanced")
@@ -294,11 +300,13 @@ async def test_api_url_must_be_safe(
     """https anywhere, http only to this machine: otherwise a named error and no request."""
     sim, url = frozen_sim
     result = await start(hass)
+    assert section_collapsed(result)  # the advanced part stays out of the way until needed
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], form(SINGLE.api_key, SINGLE.account_number, bad_url)
     )
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {CONF_API_URL: error}
+    assert result["errors"] == {"base": error}  # shown: not on a field inside the section
+    assert not section_collapsed(result)
     assert shown_url(result) == bad_url  # nothing typed is lost
     assert sim.requests == []
     result = await hass.config_entries.flow.async_configure(
@@ -324,7 +332,8 @@ async def test_reconfigure_refuses_insecure_url_and_keeps_the_custom_one(
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], form(SINGLE.api_key, SINGLE.account_number, "http://example.com")
     )
-    assert result["errors"] == {CONF_API_URL: "insecure_url"}
+    assert result["errors"] == {"base": "insecure_url"}
+    assert not section_collapsed(result)
     assert len(sim.requests) == sent
     assert entry.data[CONF_API_URL] == url
     result = await hass.config_entries.flow.async_configure(

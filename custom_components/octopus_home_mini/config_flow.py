@@ -105,12 +105,17 @@ def _checked_url(raw: str) -> str:
     try:
         return check_base_url(raw)
     except KrakenInsecureUrlError as err:
-        raise _FlowError("insecure_url", CONF_API_URL) from err
+        raise _FlowError("insecure_url") from err
     except KrakenInvalidUrlError as err:
-        raise _FlowError("invalid_url", CONF_API_URL) from err
+        raise _FlowError("invalid_url") from err
 
 
-def _user_schema(defaults: Mapping[str, Any]) -> vol.Schema:
+#: Errors about the API URL: shown at the top of the form (the frontend shows no error on a
+#: field inside a section), with the section open so the field is in view.
+URL_ERRORS = frozenset({"insecure_url", "invalid_url"})
+
+
+def _user_schema(defaults: Mapping[str, Any], errors: Mapping[str, str]) -> vol.Schema:
     return vol.Schema(
         {
             vol.Required(CONF_API_KEY): TextSelector(
@@ -127,7 +132,7 @@ def _user_schema(defaults: Mapping[str, Any]) -> vol.Schema:
                         ): TextSelector(TextSelectorConfig(type=TextSelectorType.URL)),
                     }
                 ),
-                {"collapsed": True},
+                {"collapsed": errors.get("base") not in URL_ERRORS},
             ),
         }
     )
@@ -229,7 +234,7 @@ class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
                 return await self.async_step_meter()
         return self.async_show_form(
             step_id="user",
-            data_schema=self.add_suggested_values_to_schema(_user_schema({}), user_input),
+            data_schema=self.add_suggested_values_to_schema(_user_schema({}, errors), user_input),
             errors=errors,
         )
 
@@ -321,7 +326,7 @@ class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
                     return self.async_abort(reason="wrong_account")
                 return self.async_update_reload_and_abort(entry, data_updates=credentials)
         # Defaults from the entry; after an error, what was typed (the URL sits in its section).
-        schema = self.add_suggested_values_to_schema(_user_schema(entry.data), user_input)
+        schema = self.add_suggested_values_to_schema(_user_schema(entry.data, errors), user_input)
         return self.async_show_form(step_id="reconfigure", data_schema=schema, errors=errors)
 
 
