@@ -15,6 +15,7 @@ from homeassistant.helpers import (
     issue_registry as ir,
 )
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.octopus_home_mini.const import (
@@ -59,9 +60,13 @@ async def test_meter_exchange_is_fixed_in_place(
         for e in er.async_entries_for_config_entry(entities, entry.entry_id)
     }
     assert CONSUMPTION in before
+    midnight = dt_util.start_of_local_day(dt_util.utcnow())
+    last_old = entry.runtime_data.coordinator.data.newest.read_at
+    old_today = sim.true_energy_wh(OLD, midnight, last_old + timedelta(seconds=1))
+    swapped_at = dt_util.utcnow()
     sim.swap_meter(OLD, NEW, NEW_SERIAL)
     lookups = account_lookups(sim)
-    for _ in range(20):  # ten minutes of failing polls
+    for _ in range(100):  # 50 minutes of failing polls before the user confirms
         await advance(hass, freezer, 30)
     assert hass.states.get(CONSUMPTION).state == STATE_UNAVAILABLE
     issue = issue_for(hass, entry)
@@ -98,6 +103,13 @@ async def test_meter_exchange_is_fixed_in_place(
     assert device.serial_number == NEW_SERIAL
     assert issue_for(hass, entry) is None
     assert ir.async_get(hass).async_get_issue(DOMAIN, f"home_mini_missing_{entry.entry_id}") is None
+    # Case 5 of the record issue: the minutes between the swap and the fix are read from the
+    # new meter; today is the old meter's energy to its last reading plus the new meter's since.
+    await advance(hass, freezer, 30)
+    newest = entry.runtime_data.coordinator.data.newest.read_at + timedelta(seconds=1)
+    new_today = sim.true_energy_wh(NEW, swapped_at, newest)
+    today = Decimal(hass.states.get("sensor.home_mini_21e1234567_consumption_today").state)
+    assert abs(today * 1000 - (old_today + new_today)) <= 1
 
     await advance(hass, freezer, 30)
     truth = sim.latest_readable(NEW)

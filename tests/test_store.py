@@ -145,12 +145,13 @@ async def test_an_exchange_keeps_the_ledger_not_the_registers(
     _put(hass_storage, "exchanged", layout)
     await async_keep_for_new_meter(hass, "exchanged")
     kept = hass_storage[f"{DOMAIN}.exchanged"]["data"]
-    assert set(kept) == {"ledger", "session", "rates", "statistics", "requests"}
+    assert set(kept) == {"ledger", "session", "rates", "counted_through", "statistics", "requests"}
     assert kept["ledger"] == layout["data"]["ledger"]
     meter = MeterState(SAVED_AT)
     load_meter(meter, kept)
     assert meter.consumption.accepted_wh is None
-    assert meter.resume_after is None
+    # The new meter is read from where the old one was last counted: nothing in between is lost.
+    assert meter.resume_after == datetime.fromisoformat(layout["data"]["counted_through"])
 
 
 async def test_no_store_is_no_exchange(hass: HomeAssistant, hass_storage: dict[str, Any]) -> None:

@@ -34,8 +34,9 @@ STORAGE_VERSION = 1
 STORAGE_MINOR_VERSION = 3
 #: Coalesce writes: a meter is saved at most this often (and on shutdown).
 SAVE_DELAY = 60
-#: What survives a meter exchange: the registers and counting position belong to the old meter.
-KEPT_ACROSS_EXCHANGE = ("ledger", "session", "rates", "statistics", "requests")
+#: What survives a meter exchange: the registers belong to the old meter; the new one is read
+#: from where the old one was last counted.
+KEPT_ACROSS_EXCHANGE = ("ledger", "session", "rates", "counted_through", "statistics", "requests")
 
 type Stored = dict[str, Any]
 

@@ -166,6 +166,7 @@ def resolve_telemetry(_root: object, info: GraphQLResolveInfo, **args: Any) -> l
     if start is None or end is None or grouping is None:
         return [latest_row(meter, gaps, glitches, readable_end, sim.gap_delta)]
     first = math.ceil(start.timestamp() / SLOT_SECONDS)
+    first = max(first, sim.installed_at.get(device.device_id, first))
     stop = min(math.ceil(end.timestamp() / SLOT_SECONDS), readable_end)
     try:
         rows = range_rows(

@@ -66,6 +66,8 @@ class KrakenSimulator:
         self.tokens = TokenBook()
         self.faults = FaultBook()
         self._calls: dict[str, deque[datetime]] = {}
+        #: Devices installed while the simulator ran (a meter exchange): their first slot.
+        self.installed_at: dict[str, int] = {}
         self._glitches: dict[str, dict[int, str]] = {}
         self._once: dict[str, set[int]] = {}
         #: What the first TEN_SECONDS delta after a gap covers (telemetry.GAP_DELTAS).
@@ -157,6 +159,8 @@ class KrakenSimulator:
         )
         del self.devices[device_id]
         self._add_devices(swapped, self._epoch_day)
+        # A new meter reports from its installation on: Kraken holds nothing of it before.
+        self.installed_at[new_device_id] = slot_of(self.clock())
         self.accounts[fixture.account_number] = swapped
 
     # -- faults and glitches -------------------------------------------------------------
