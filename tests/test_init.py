@@ -153,9 +153,21 @@ async def test_new_key_keeps_one_link_per_account(
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
     assert first.state is ConfigEntryState.LOADED
+    # The new key serves the account: the other meter stores it too, and reloading it after
+    # the old key is revoked keeps both meters running, with no reauth (#18 point 3).
+    assert second.data["api_key"] == new_key
+    del sim.api_keys[TWOMETERS.api_key]
+    assert await hass.config_entries.async_reload(second.entry_id)
+    await hass.async_block_till_done()
+    await advance(hass, freezer, 60)
+    assert first.state is second.state is ConfigEntryState.LOADED
+    assert hass.config_entries.flow.async_progress_by_handler(DOMAIN) == []
     link = first.runtime_data.link
     assert second.runtime_data.link is link
-    assert link.coordinators == [second.runtime_data.coordinator, first.runtime_data.coordinator]
+    assert set(link.coordinators) == {
+        second.runtime_data.coordinator,
+        first.runtime_data.coordinator,
+    }
     for _ in range(2 * 120):
         await advance(hass, freezer, 30)
     for entry in (first, second):  # each meter's live readings come every other slot or so

@@ -30,7 +30,7 @@ from homeassistant.helpers.selector import (
 )
 import probatio as vol
 
-from .account import account_budget
+from .account import account_budget, account_key
 from .api import (
     Account,
     Fuel,
@@ -269,6 +269,19 @@ class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
             data={**self._credentials, **_meter_data(meter)},
         )
 
+    def _share_key(self, credentials: Mapping[str, Any]) -> None:
+        """A new key serves the whole account: the account's other meters store it too, so
+        that reloading any of them never brings the old key back to the shared client."""
+        account = account_key(credentials)
+        for other in self._async_current_entries(include_ignore=False):
+            if (
+                account_key(other.data) == account
+                and other.data[CONF_API_KEY] != credentials[CONF_API_KEY]
+            ):
+                self.hass.config_entries.async_update_entry(
+                    other, data={**other.data, CONF_API_KEY: credentials[CONF_API_KEY]}
+                )
+
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """The API key was rejected: ask for a new one."""
         return await self.async_step_reauth_confirm()
@@ -294,6 +307,7 @@ class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
             else:
                 if entry.unique_id not in {m.device_id for m in account.telemetry_meters}:
                     return self.async_abort(reason="wrong_account")
+                self._share_key(credentials)
                 return self.async_update_reload_and_abort(
                     entry, data_updates={CONF_API_KEY: credentials[CONF_API_KEY]}
                 )
@@ -324,6 +338,7 @@ class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
                 await self.async_set_unique_id(entry.unique_id)
                 if entry.unique_id not in {meter.device_id for meter in meters}:
                     return self.async_abort(reason="wrong_account")
+                self._share_key(credentials)
                 return self.async_update_reload_and_abort(entry, data_updates=credentials)
         # Defaults from the entry; after an error, what was typed (the URL sits in its section).
         schema = self.add_suggested_values_to_schema(_user_schema(entry.data, errors), user_input)
