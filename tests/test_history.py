@@ -8,7 +8,11 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder import Recorder, get_instance
-from homeassistant.components.recorder.models import StatisticData, StatisticMeanType
+from homeassistant.components.recorder.models import (
+    StatisticData,
+    StatisticMeanType,
+    StatisticMetaData,
+)
 from homeassistant.components.recorder.statistics import (
     async_add_external_statistics,
     statistics_during_period,
@@ -142,6 +146,19 @@ async def test_month_prune_keeps_the_running_sums(
     assert coordinator.meter.session_cost() == session
 
 
+def _earlier_install(ident: str) -> StatisticMetaData:
+    """The metadata an earlier install of the meter wrote its consumption with."""
+    return {
+        "mean_type": StatisticMeanType.NONE,
+        "has_sum": True,
+        "name": None,
+        "source": DOMAIN,
+        "statistic_id": ident,
+        "unit_class": "energy",
+        "unit_of_measurement": "kWh",
+    }
+
+
 async def test_statistics_continue_an_earlier_install(
     hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
 ) -> None:
@@ -152,15 +169,7 @@ async def test_statistics_continue_an_earlier_install(
     earlier = (START - timedelta(days=45)).replace(minute=0)
     async_add_external_statistics(
         hass,
-        {
-            "mean_type": StatisticMeanType.NONE,
-            "has_sum": True,
-            "name": None,
-            "source": DOMAIN,
-            "statistic_id": ident,
-            "unit_class": "energy",
-            "unit_of_measurement": "kWh",
-        },
+        _earlier_install(ident),
         [StatisticData(start=earlier, sum=1000.0)],
     )
     await async_wait_recording_done(hass)
@@ -240,15 +249,7 @@ async def test_a_meter_added_again_continues_its_earlier_rows(
     hours = int((START - timedelta(days=1) - first).total_seconds() // 3600)
     async_add_external_statistics(
         hass,
-        {
-            "mean_type": StatisticMeanType.NONE,
-            "has_sum": True,
-            "name": None,
-            "source": DOMAIN,
-            "statistic_id": ident,
-            "unit_class": "energy",
-            "unit_of_measurement": "kWh",
-        },
+        _earlier_install(ident),
         [
             StatisticData(start=first + timedelta(hours=h), state=0.3, sum=5000 + 0.3 * h)
             for h in range(hours)
@@ -277,15 +278,7 @@ async def test_an_earlier_install_months_back_is_continued(
     last = (START - timedelta(days=100)).replace(minute=0)
     async_add_external_statistics(
         hass,
-        {
-            "mean_type": StatisticMeanType.NONE,
-            "has_sum": True,
-            "name": None,
-            "source": DOMAIN,
-            "statistic_id": ident,
-            "unit_class": "energy",
-            "unit_of_measurement": "kWh",
-        },
+        _earlier_install(ident),
         [
             StatisticData(start=last - timedelta(hours=1), sum=700.0),
             StatisticData(start=last, sum=800.0),

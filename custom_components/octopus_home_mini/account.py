@@ -204,7 +204,8 @@ class AccountLink:
             if job is Job.ALLOWANCE:
                 await self.async_read_allowance()
         for each in list(self.coordinators):
-            await each.async_run(chosen[1] if chosen and chosen[0] is each else None)
+            if each in self.coordinators:  # not unloaded while an earlier one ran
+                await each.async_run(chosen[1] if chosen and chosen[0] is each else None)
 
     # Kraken's own count ----------------------------------------------------------------
 
