@@ -28,6 +28,7 @@ from custom_components.octopus_home_mini.const import DOMAIN
 from custom_components.octopus_home_mini.coordinator import FILL_ATTEMPTS
 from custom_components.octopus_home_mini.ledger import BUCKET, FINAL_AFTER, Ledger
 from custom_components.octopus_home_mini.statistics import (
+    Series,
     StatisticsState,
     async_write,
     first_whole_hour,
@@ -306,6 +307,6 @@ async def test_nothing_held_writes_nothing(hass: HomeAssistant) -> None:
     """An empty ledger has no first whole hour and writes no statistics."""
     assert first_whole_hour(Ledger()) is None
     written = await async_write(
-        hass, StatisticsState(), Ledger(), "x", "x", lambda _: None, START, START
+        hass, StatisticsState(), Ledger(), Series("x", "x", lambda _: None), START, START
     )
     assert written is None

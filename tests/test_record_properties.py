@@ -38,6 +38,7 @@ class World:
     glitches: dict[int, str]  # slot -> kind, served on the first poll that returns it
     own_delta: bool  # the first delta after a gap covers only its own 10 s
     shuffled: bool  # each poll's rows come in reverse order, with the previous poll's repeated
+    lost: bool = False  # outage slots are never uploaded (the registers still moved)
 
 
 @st.composite
@@ -87,7 +88,9 @@ def _row(world: World, slot: int, previous: int, glitch: str | None) -> Telemetr
 
 def _uploaded(world: World, slot: int, now_slot: int) -> bool:
     """Whether Kraken holds the slot by ``now_slot`` (outage slots come once it ends)."""
-    return not any(first <= slot < end and now_slot < end for first, end in world.outages)
+    return not any(
+        first <= slot < end and (world.lost or now_slot < end) for first, end in world.outages
+    )
 
 
 def _poll(world: World, now_slot: int, first: int, served: set[int]) -> list[TelemetryReading]:
@@ -173,3 +176,63 @@ def test_the_session_goes_negative_when_octopus_pays() -> None:
     expected = -Decimal(3 * 89) * Decimal("0.006")  # the readings after the session's start
     assert meter.session_cost() == pytest.approx(expected, abs=Decimal("0.0001"))
     assert meter.session_cost() < 0
+
+
+EXPORT_BASE_WH = 2_000_000
+
+
+@st.composite
+def exporting_worlds(draw: st.DrawFn) -> tuple[World, list[int]]:
+    """A random world whose meter also exports (Wh per 10-s slot)."""
+    world = draw(worlds())
+    if draw(st.booleans()):  # a lost outage over the whole of 12:30-13:00 and more
+        slots = draw(st.integers(380, 420))
+        energy = draw(st.lists(st.integers(0, 25), min_size=slots, max_size=slots))
+        first = draw(st.integers(5, 175))
+        outage = (first, draw(st.integers(365, slots - 10)))
+        world = replace(world, energy=energy, lost=True, outages=[outage])
+    slots = len(world.energy)
+    return world, draw(st.lists(st.integers(0, 15), min_size=slots, max_size=slots))
+
+
+def _with_export(rows: list[TelemetryReading], exported: list[int]) -> list[TelemetryReading]:
+    return [
+        replace(
+            r, export_wh=Decimal(EXPORT_BASE_WH + sum(exported[: int((r.read_at - T0) / SLOT)]))
+        )
+        for r in rows
+    ]
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(exporting_worlds())
+def test_export_is_counted_once_and_never_above_the_register(
+    case: tuple[World, list[int]],
+) -> None:
+    """Export, from the registers alone, across the same hostile API: every poll ≤ the
+    register's true move and never down (outages shared over their half hours included); at
+    the end, exactly the register's move since the first half hour that held one."""
+    world, exported = case
+    meter = MeterState(T0)
+    served: set[int] = set()
+    slots = len(world.energy)
+    last = Decimal(0)
+    newest = -1
+
+    def total() -> Decimal:
+        return meter.ledger.totals(T0 - BUCKET, T0 + timedelta(days=1), lambda _: None).export_wh
+
+    for now_slot in range(POLL_SLOTS, slots + 1, POLL_SLOTS):
+        first = newest - OVERLAP_SLOTS if newest >= 0 else 0
+        meter.accept(_with_export(_poll(world, now_slot, first, served), exported), T0)
+        if meter.newest is not None:
+            newest = int((meter.newest.read_at - T0) / SLOT) - 1
+        assert total() <= sum(exported[:now_slot]), now_slot
+        assert total() >= last, now_slot
+        last = total()
+    final = _with_export(_poll(world, slots, slots - OVERLAP_SLOTS, served), exported)
+    meter.accept(final, T0 + SLOT * slots)
+    baseline = next(
+        b.export_end_wh for _, b in sorted(meter.ledger.buckets.items()) if b.export_end_wh
+    )
+    assert total() == EXPORT_BASE_WH + sum(exported) - baseline

@@ -68,7 +68,7 @@ def test_current_layout_round_trips() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["v1.1-ledger", "v1.2", f"v{STORAGE_VERSION}.{STORAGE_MINOR_VERSION}"]
+    "name", ["v1.1-ledger", "v1.2", "v1.3", f"v{STORAGE_VERSION}.{STORAGE_MINOR_VERSION}"]
 )
 async def test_a_ledger_store_continues(
     hass: HomeAssistant,
@@ -145,7 +145,15 @@ async def test_an_exchange_keeps_the_ledger_not_the_registers(
     _put(hass_storage, "exchanged", layout)
     await async_keep_for_new_meter(hass, "exchanged")
     kept = hass_storage[f"{DOMAIN}.exchanged"]["data"]
-    assert set(kept) == {"ledger", "session", "rates", "counted_through", "statistics", "requests"}
+    assert set(kept) == {
+        "ledger",
+        "session",
+        "rates",
+        "export_rates",
+        "counted_through",
+        "statistics",
+        "requests",
+    }
     assert kept["ledger"] == layout["data"]["ledger"]
     meter = MeterState(SAVED_AT)
     load_meter(meter, kept)

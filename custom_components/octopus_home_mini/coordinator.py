@@ -121,7 +121,11 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         self._tariff_fetched: datetime | None = None
         self._extras_retry_at = datetime.min.replace(tzinfo=dt_util.UTC)
         self._extras_failures = 0
-        self._rates_tried: tuple[datetime, datetime] | None = None
+        #: The last span of rates asked for, import's and export's (not asked twice).
+        self._rates_tried: dict[bool, tuple[datetime, datetime]] = {}
+        #: Whether the export entities were created (set by the sensor platform).
+        self.exports_created: bool | None = None
+        self._export_missing_told = False
         self._fill_failures: dict[datetime, int] = {}
         self._mini_online: bool | None = None
 
@@ -207,6 +211,15 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
     def _note_issues(self, data: HomeMiniData, now: datetime) -> None:
         """The repairs that follow from what the meter holds now."""
         self._note_online(data.is_online(now))
+        newest = data.newest
+        no_register = data.export_tariff and newest and newest.export_wh is None
+        if no_register and not self._export_missing_told:  # nothing to repair: say it once
+            self._export_missing_told = True
+            LOGGER.info(
+                "%s has an export tariff but its meter reports no export register: "
+                "export and earnings stay unavailable",
+                self.config_entry.title,
+            )
         quiet_for = (
             data.online_within if self.gas else max(STALE_REPAIR_AFTER, 2 * data.online_within)
         )
@@ -366,35 +379,42 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             return
         self.meter.apply_history(rows, start, end, now)
 
-    def _unpriced_span(self, now: datetime) -> tuple[str, datetime, datetime] | None:
-        """Half hours holding energy without a cost or a known rate (Agile's past days)."""
-        tariff = self.meter.tariff
-        if tariff is None or tariff.kind is not TariffKind.HALF_HOURLY or not tariff.tariff_code:
-            return None
+    def _unpriced_span(self, now: datetime) -> tuple[bool, datetime, datetime] | None:
+        """Half hours holding energy without a cost or a known rate (Agile's past days), or
+        export without a known export rate (Agile Outgoing's); True for export."""
         keep_from = previous_month_start(now, dt_util.get_default_time_zone())
-        missing = [
-            at
-            for at in self.meter.ledger.unpriced(keep_from, now)
-            if self.meter.rate_at(at) is None
-        ]
-        if not missing:
-            return None
-        span = (missing[0], missing[-1] + BUCKET)
-        return None if span == self._rates_tried else (tariff.tariff_code, *span)
+        meter = self.meter
+        for export, tariff in ((False, meter.tariff), (True, meter.export_tariff)):
+            if tariff is None or tariff.kind is not TariffKind.HALF_HOURLY:
+                continue
+            if not tariff.tariff_code:
+                continue
+            if export:
+                held = [at for at, _ in meter.ledger.exports(keep_from, now)]
+                missing = [at for at in held if meter.export_rate_at(at) is None]
+            else:
+                held = meter.ledger.unpriced(keep_from, now)
+                missing = [at for at in held if meter.rate_at(at) is None]
+            span = (missing[0], missing[-1] + BUCKET) if missing else None
+            if span is not None and span != self._rates_tried.get(export):
+                return (export, *span)
+        return None
 
-    async def _fetch_rates(self, tariff_code: str, start: datetime, end: datetime) -> None:
+    async def _fetch_rates(self, export: bool, start: datetime, end: datetime) -> None:
         """The tariff's published rates for half hours the cached tariff no longer covers."""
-        self._rates_tried = (start, end)
-        product = (self.meter.tariff and self.meter.tariff.product_code) or product_code_of(
-            tariff_code
-        )
+        self._rates_tried[export] = (start, end)
+        tariff = self.meter.export_tariff if export else self.meter.tariff
+        if tariff is None or tariff.tariff_code is None:
+            return
+        product = tariff.product_code or product_code_of(tariff.tariff_code)
         rates = await self.client.get_standard_unit_rates(
-            Fuel.ELECTRICITY, product, tariff_code, start, end
+            Fuel.ELECTRICITY, product, tariff.tariff_code, start, end
         )
+        known = self.meter.export_rates if export else self.meter.rates
         for rate in rates:
             first = max(start, rate.valid_from or start)
             for at in half_hours(first, min(end, rate.valid_to or end)):
-                self.meter.rates[at] = rate.value_pence
+                known[at] = rate.value_pence
         # The hours those half hours fall in are written again with their cost.
         state = self._statistics
         state.unwritten_from = min(state.unwritten_from or start, start)
@@ -405,12 +425,25 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             return True
         if now - fetched < TARIFF_MIN_INTERVAL:
             return False
-        return now - fetched >= TARIFF_MAX_AGE or not rates_cover(self.meter.tariff, now)
+        if now - fetched >= TARIFF_MAX_AGE or not rates_cover(self.meter.tariff, now):
+            return True
+        export = self.meter.export_tariff
+        return export is not None and not rates_cover(export, now)
 
     async def _fetch_tariff(self, now: datetime) -> None:
         self._tariff_fetched = now
-        tariffs = await self.client.get_tariffs(self.config_entry.data[CONF_ACCOUNT_NUMBER])
-        self.meter.tariff = tariffs.get(meter_point(self.config_entry.data))
+        data = self.config_entry.data
+        tariffs = await self.client.get_tariffs(data[CONF_ACCOUNT_NUMBER])
+        self.meter.tariff = tariffs.get(meter_point(data))
+        if self.gas:
+            return
+        self.meter.export_tariff = tariffs.export_for(data[CONF_SERIAL_NUMBER])
+        exports = self.meter.export_tariff is not None
+        if self.exports_created is not None and exports != self.exports_created:
+            # An export agreement began (or ended): its entities come (or go) with a reload.
+            LOGGER.info("Export tariff of %s changed: reloading", self.config_entry.title)
+            self.exports_created = exports
+            self.hass.config_entries.async_schedule_reload(self.config_entry.entry_id)
 
     def _prune(self, now: datetime) -> None:
         """The ledger keeps this month and last; what leaves it still counts in the sums."""
@@ -419,7 +452,9 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         if ledger.buckets and min(ledger.buckets) < keep_from:
             # What leaves the ledger from the first whole hour on was in the sums: it stays.
             origin = statistics.first_whole_hour(ledger) or keep_from
-            self._statistics.add_pruned(ledger.totals(origin, keep_from, self.meter.rate_at))
+            self._statistics.add_pruned(
+                ledger.totals(origin, keep_from, self.meter.rate_at, self.meter.export_rate_at)
+            )
             self.meter.prune(keep_from)
 
     async def _write_statistics(self, now: datetime) -> None:
@@ -432,19 +467,19 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             state.unwritten_from = min(state.unwritten_from or changed, changed)
         if state.unwritten_from is None:
             return
-        written_to = await statistics.async_write(
-            self.hass,
-            state,
-            self.meter.ledger,
-            statistics.statistic_prefix(
+        series = statistics.Series(
+            prefix=statistics.statistic_prefix(
                 "gas" if self.gas else "electricity",
                 self.config_entry.data.get(CONF_STATISTICS_SERIAL)
                 or self.config_entry.data[CONF_SERIAL_NUMBER],
             ),
-            self.config_entry.title,
-            self.meter.rate_at,
-            state.unwritten_from,
-            now,
+            name=self.config_entry.title,
+            rate=self.meter.rate_at,
+            export_rate=self.meter.export_rate_at if self.meter.export_tariff else None,
+            gas=self.gas,
+        )
+        written_to = await statistics.async_write(
+            self.hass, state, self.meter.ledger, series, state.unwritten_from, now
         )
         if written_to is not None:
             state.unwritten_from = written_to

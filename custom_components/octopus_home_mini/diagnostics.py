@@ -55,6 +55,7 @@ async def async_get_config_entry_diagnostics(
             "consumption_wh": str(data.consumption_wh),
             "export_wh": str(data.export_wh),
             "tariff": data.tariff.kind.value if data.tariff else None,
+            "export_tariff": data.export_tariff.kind.value if data.export_tariff else None,
             "meters_on_account": len(entry.runtime_data.link.coordinators),
             "account_requests_last_hour": entry.runtime_data.link.budget.used(),
             "ledger_half_hours": len(coordinator.meter.ledger.buckets),

@@ -103,6 +103,10 @@ class Totals:
     export_wh: Decimal
     #: False when some energy in the range has no price yet (its cost is left out).
     priced: bool = True
+    #: What the export earned at the export tariff's rates (pence; 0 without a lookup).
+    earnings_pence: Decimal = ZERO
+    #: False when some export in the range has no export rate yet (left out of earnings).
+    earned: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,7 @@ class HourTotals:
     import_wh: Decimal
     cost_pence: Decimal
     export_wh: Decimal
+    earnings_pence: Decimal = ZERO
 
 
 class Ledger:
@@ -160,13 +165,14 @@ class Ledger:
         for index in range(bisect_left(starts, start), bisect_left(starts, end)):
             yield starts[index], self.buckets[starts[index]]
 
-    def _export_before(self, start: datetime) -> Decimal | None:
-        """The export register at the end of the newest bucket before ``start`` that has one."""
+    def _export_before_at(self, start: datetime) -> tuple[datetime | None, Decimal | None]:
+        """The newest bucket before ``start`` with an export register, and that register
+        (no time: the anchor left by pruning)."""
         starts = self._starts
         for index in range(bisect_left(starts, start) - 1, -1, -1):
             if (value := self.buckets[starts[index]].export_end_wh) is not None:
-                return value
-        return self.export_anchor
+                return starts[index], value
+        return None, self.export_anchor
 
     def add_reading(
         self, reading: TelemetryReading, cost: Decimal | None, since: datetime | None = None
@@ -231,6 +237,11 @@ class Ledger:
             bucket = self._touch(start)
             bucket.export_end_at = read_at
             bucket.export_end_wh = register_wh
+            # Half hours without a register before it share its move: their hours change too.
+            before = start - BUCKET
+            while before in self.buckets and self._unreported(before):
+                self._touch(before)
+                before -= BUCKET
 
     def mark_pending(self, start: datetime, end: datetime) -> None:
         """Half hours in [start, end) that Home Assistant did not see: fill them from Kraken."""
@@ -384,10 +395,12 @@ class Ledger:
         for _, bucket in self._range(datetime.min.replace(tzinfo=UTC), now - BUCKET - SEAL_AFTER):
             bucket.portions = None
 
-    def prune(self, keep_from: datetime, rate: RateLookup) -> Totals:
+    def prune(
+        self, keep_from: datetime, rate: RateLookup, export_rate: RateLookup | None = None
+    ) -> Totals:
         """Drop half hours before ``keep_from``; returns what they held (for running sums)."""
-        dropped = self.totals(datetime.min.replace(tzinfo=UTC), keep_from, rate)
-        self.export_anchor = self._export_before(keep_from)
+        dropped = self.totals(datetime.min.replace(tzinfo=UTC), keep_from, rate, export_rate)
+        self.export_anchor = self._export_before_at(keep_from)[1]
         cut = bisect_left(self._starts, keep_from)
         for start in self._starts[:cut]:
             del self.buckets[start]
@@ -402,11 +415,17 @@ class Ledger:
 
     # Reading ------------------------------------------------------------------------------
 
-    def totals(self, start: datetime, end: datetime, rate: RateLookup) -> Totals:
-        """Energy, cost and export of the half hours starting in [start, end)."""
-        energy = cost = export = ZERO
+    def totals(
+        self,
+        start: datetime,
+        end: datetime,
+        rate: RateLookup,
+        export_rate: RateLookup | None = None,
+    ) -> Totals:
+        """Energy, cost, export and (with ``export_rate``) export earnings of the half hours
+        starting in [start, end)."""
+        energy = cost = ZERO
         priced = True
-        previous_export = self._export_before(start)
         for at, bucket in self._range(start, end):
             energy += bucket.import_wh
             bucket_cost = bucket.cost(rate(at) if bucket.unpriced_wh else None)
@@ -414,11 +433,54 @@ class Ledger:
                 priced = False
                 bucket_cost = bucket.cost_pence
             cost += bucket_cost
-            if bucket.export_end_wh is not None:
-                if previous_export is not None:
-                    export += max(ZERO, bucket.export_end_wh - previous_export)
-                previous_export = bucket.export_end_wh
-        return Totals(energy, cost, export, priced)
+        export = earnings = ZERO
+        earned = True
+        for at, wh in self.exports(start, end):
+            export += wh
+            if export_rate is None:
+                continue
+            if (paid := export_rate(at)) is None:
+                earned = False
+            else:
+                earnings += wh / 1000 * paid
+        return Totals(energy, cost, export, priced, earnings, earned)
+
+    def exports(self, start: datetime, end: datetime) -> list[tuple[datetime, Decimal]]:
+        """Export (Wh) of each half hour starting in [start, end) that exported.
+
+        A half hour's export is its register's move since the last half hour with one. When
+        the half hours in between are still to be filled or Kraken has no row for them (the
+        Mini was offline), the move is shared evenly over them and the half hour that revealed
+        it, as import's is (by time); their rows, where they come, settle it.
+        """
+        prev_at, previous = self._export_before_at(start)
+        found: list[tuple[datetime, Decimal]] = []
+        starts = self._starts
+        for index in range(bisect_left(starts, start), len(starts)):
+            at = starts[index]
+            bucket = self.buckets[at]
+            if bucket.export_end_wh is None:
+                if at >= end and not self._unreported(at):
+                    break  # past the range, and no run of unknown half hours goes on
+                continue
+            if previous is not None:
+                moved = max(ZERO, bucket.export_end_wh - previous)
+                between = [] if prev_at is None else list(half_hours(prev_at + BUCKET, at))
+                parts = [*between, at] if all(map(self._unreported, between)) else [at]
+                found.extend((part, moved / len(parts)) for part in parts if start <= part < end)
+            prev_at, previous = at, bucket.export_end_wh
+            if at >= end:
+                break
+        return [(at, wh) for at, wh in found if wh]
+
+    def _unreported(self, at: datetime) -> bool:
+        """A half hour nothing was read in: never seen, to be filled, or without a row."""
+        bucket = self.buckets.get(at)
+        if bucket is None:
+            return True
+        if bucket.export_end_wh is not None:
+            return False
+        return at in self.pending or (bucket.final and bucket.empty)
 
     def portion_before(self, at: datetime) -> tuple[Decimal, Decimal, Decimal]:
         """Of ``at``'s half hour: (Wh, priced pence, unpriced Wh) of readings up to ``at``."""
@@ -435,13 +497,27 @@ class Ledger:
                     cost += part_cost
         return wh, cost, unpriced
 
-    def hours(self, start: datetime, end: datetime, rate: RateLookup) -> list[HourTotals]:
+    def hours(
+        self,
+        start: datetime,
+        end: datetime,
+        rate: RateLookup,
+        export_rate: RateLookup | None = None,
+    ) -> list[HourTotals]:
         """Totals of each UTC hour in [start, end) (both bounds on the hour)."""
         found = []
         cursor = start
         while cursor < end:
-            totals = self.totals(cursor, cursor + 2 * BUCKET, rate)
-            found.append(HourTotals(cursor, totals.import_wh, totals.cost_pence, totals.export_wh))
+            totals = self.totals(cursor, cursor + 2 * BUCKET, rate, export_rate)
+            found.append(
+                HourTotals(
+                    cursor,
+                    totals.import_wh,
+                    totals.cost_pence,
+                    totals.export_wh,
+                    totals.earnings_pence,
+                )
+            )
             cursor += 2 * BUCKET
         return found
 

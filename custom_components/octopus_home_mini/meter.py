@@ -57,6 +57,16 @@ def previous_month_start(at: datetime, tz: tzinfo) -> datetime:
     return month_start(month_start(at, tz) - timedelta(days=1), tz)
 
 
+def _rate(tariff: Tariff | None, known: dict[datetime, Decimal], at: datetime) -> Decimal | None:
+    """A half hour's rate: as fetched for it, else the tariff's if its agreement covers it."""
+    if at in known:
+        return known[at]
+    if tariff and tariff.valid_from and at < tariff.valid_from:
+        return None  # an earlier agreement: its rates are not known here
+    # Agile's GraphQL rates cover only recent days; fixed rates price every half hour alike.
+    return unit_rate_pence(tariff, at)
+
+
 def gas_volume_m3(
     energy_wh: Decimal | None,
     calorific_value: Decimal,
@@ -102,6 +112,11 @@ class HomeMiniData:
     #: still to fill, or before it began): the projections count them as still to come.
     day_unheld_s: Decimal = Decimal(0)
     month_unheld_s: Decimal = Decimal(0)
+    #: The export agreement's tariff (None: the meter is not paid for export), and today's
+    #: export and what it earned at that tariff's rates (pence).
+    export_tariff: Tariff | None = None
+    export_today_wh: Decimal = Decimal(0)
+    earnings_today_pence: Decimal = Decimal(0)
 
     def is_online(self, now: datetime) -> bool:
         """Whether the newest sample is recent enough to call the Home Mini online."""
@@ -110,6 +125,10 @@ class HomeMiniData:
     def unit_rate_pence(self, now: datetime) -> Decimal | None:
         """The unit rate in force now."""
         return unit_rate_pence(self.tariff, now)
+
+    def export_rate_pence(self, now: datetime) -> Decimal | None:
+        """What the export tariff pays now, pence per kWh."""
+        return unit_rate_pence(self.export_tariff, now)
 
 
 @dataclass(slots=True)
@@ -142,6 +161,9 @@ class MeterState:
         self.tariff: Tariff | None = None
         #: Historical unit rates by half hour (pence incl. VAT), for readings without a cost.
         self.rates: dict[datetime, Decimal] = {}
+        #: The export agreement's tariff and its historical rates, as for import.
+        self.export_tariff: Tariff | None = None
+        self.export_rates: dict[datetime, Decimal] = {}
         self.ledger = Ledger()
         self.session = Session(started=now, counts_from=now)
         #: Newest reading time counted before a restart (the gap after it is filled).
@@ -292,12 +314,11 @@ class MeterState:
 
     def rate_at(self, at: datetime) -> Decimal | None:
         """The unit rate of the half hour starting ``at``: never another half hour's."""
-        if at in self.rates:
-            return self.rates[at]
-        if self.tariff and self.tariff.valid_from and at < self.tariff.valid_from:
-            return None  # an earlier agreement: its rates are not known here
-        # Agile's GraphQL rates cover only recent days; fixed rates price every half hour alike.
-        return unit_rate_pence(self.tariff, at)
+        return _rate(self.tariff, self.rates, at)
+
+    def export_rate_at(self, at: datetime) -> Decimal | None:
+        """What export earned in the half hour starting ``at`` (pence per kWh)."""
+        return _rate(self.export_tariff, self.export_rates, at)
 
     def reset_session(self, now: datetime) -> None:
         """A new session: zero, counting readings taken after ``now``."""
@@ -313,8 +334,9 @@ class MeterState:
             before = self.session_cost()
             self.session = Session(started=session.started, counts_from=keep_from)
             self.session.carried_pence = before - self.session_cost()
-        dropped = self.ledger.prune(keep_from, self.rate_at)
+        dropped = self.ledger.prune(keep_from, self.rate_at, self.export_rate_at)
         self.rates = {at: rate for at, rate in self.rates.items() if at >= keep_from}
+        self.export_rates = {at: r for at, r in self.export_rates.items() if at >= keep_from}
         return dropped
 
     def session_cost(self) -> Decimal:
@@ -350,7 +372,7 @@ class MeterState:
         midnight = local_midnight(now, tz)
         first = month_start(now, tz)
         end = now + BUCKET
-        today = self.ledger.totals(midnight, end, self.rate_at)
+        today = self.ledger.totals(midnight, end, self.rate_at, self.export_rate_at)
         month = self.ledger.totals(first, end, self.rate_at)
         return HomeMiniData(
             newest=self.newest,
@@ -372,6 +394,9 @@ class MeterState:
             volume_from=volume_from,
             day_unheld_s=self._unheld_seconds(midnight, now),
             month_unheld_s=self._unheld_seconds(first, now),
+            export_tariff=self.export_tariff,
+            export_today_wh=today.export_wh,
+            earnings_today_pence=today.earnings_pence,
         )
 
     def _unheld_seconds(self, start: datetime, now: datetime) -> Decimal:

@@ -127,6 +127,8 @@ class HomeMiniSensorDescription(SensorEntityDescription):
     needs_online: bool = False
     #: The meters that have it: electricity, gas or both.
     fuels: frozenset[str] = ELECTRICITY
+    #: Only for a meter paid for export; unavailable while it reports no export register.
+    exports: bool = False
 
 
 SENSORS: tuple[HomeMiniSensorDescription, ...] = (
@@ -238,6 +240,48 @@ SENSORS: tuple[HomeMiniSensorDescription, ...] = (
         last_reset_fn=lambda data: data.day_started,
     ),
     HomeMiniSensorDescription(
+        key="export_today",
+        translation_key="export_today",
+        exports=True,
+        device_class=SensorDeviceClass.ENERGY,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=3,
+        value_fn=lambda data, _: _kwh(data.export_today_wh),
+        last_reset_fn=lambda data: data.day_started,
+    ),
+    HomeMiniSensorDescription(
+        key="export_earnings_today",
+        translation_key="export_earnings_today",
+        exports=True,
+        state_class=SensorStateClass.TOTAL,
+        value_fn=lambda data, _: pounds(data.earnings_today_pence),
+        last_reset_fn=lambda data: data.day_started,
+        device_class=SensorDeviceClass.MONETARY,
+        native_unit_of_measurement=CURRENCY,
+        suggested_display_precision=2,
+    ),
+    HomeMiniSensorDescription(
+        key="net_cost_today",
+        translation_key="net_cost_today",
+        exports=True,
+        state_class=SensorStateClass.TOTAL,
+        value_fn=lambda data, _: pounds(data.cost_today_pence - data.earnings_today_pence),
+        last_reset_fn=lambda data: data.day_started,
+        device_class=SensorDeviceClass.MONETARY,
+        native_unit_of_measurement=CURRENCY,
+        suggested_display_precision=2,
+    ),
+    HomeMiniSensorDescription(
+        key="export_rate",
+        translation_key="export_rate",
+        exports=True,
+        native_unit_of_measurement=f"{CURRENCY}/{UnitOfEnergy.KILO_WATT_HOUR}",
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=4,
+        value_fn=lambda data, now: _price(data.export_rate_pence(now)),
+    ),
+    HomeMiniSensorDescription(
         key="cost_rate",
         translation_key="cost_rate",
         native_unit_of_measurement=f"{CURRENCY}/h",
@@ -273,10 +317,13 @@ async def async_setup_entry(
     """Add the meter's sensors."""
     coordinator = entry.runtime_data.coordinator
     fuel = "gas" if coordinator.gas else "electricity"
+    exports = coordinator.exports_created = (
+        not coordinator.gas and coordinator.meter.export_tariff is not None
+    )
     entities: list[SensorEntity] = [
         HomeMiniSensor(coordinator, description)
         for description in SENSORS
-        if fuel in description.fuels
+        if fuel in description.fuels and (exports or not description.exports)
     ]
     if entry.runtime_data.link.allowance_supported is not False:
         entities.append(ApiRequestsSensor(coordinator, API_REQUESTS))
@@ -293,9 +340,10 @@ class HomeMiniSensor(HomeMiniEntity, SensorEntity):
         """Live values are unavailable, not stale, while the Mini is offline."""
         if not super().available:
             return False
-        return not self.entity_description.needs_online or self.coordinator.data.is_online(
-            dt_util.utcnow()
-        )
+        data = self.coordinator.data
+        if self.entity_description.exports and (data.export_tariff is None or not data.export_wh):
+            return False  # no export agreement now, or the meter reports no export register
+        return not self.entity_description.needs_online or data.is_online(dt_util.utcnow())
 
     @property
     def native_value(self) -> StateType:

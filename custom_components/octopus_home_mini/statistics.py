@@ -39,7 +39,32 @@ KINDS: dict[str, tuple[str, str | None]] = {
     "consumption": (UnitOfEnergy.KILO_WATT_HOUR, "energy"),
     "cost": (CURRENCY, None),
     "export": (UnitOfEnergy.KILO_WATT_HOUR, "energy"),
+    #: What export earned (the Energy panel's "Return to grid" compensation).
+    "export_compensation": (CURRENCY, None),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One meter's statistics: their ids' prefix, display name and how half hours are priced.
+
+    ``export_rate`` is None for a meter not paid for export (no compensation is written).
+    """
+
+    prefix: str
+    name: str
+    rate: RateLookup
+    export_rate: RateLookup | None = None
+    gas: bool = False
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """What is written for this meter: gas has no export; export earnings need a tariff."""
+        if self.gas:
+            return ("consumption", "cost")
+        if self.export_rate is None:
+            return ("consumption", "cost", "export")
+        return tuple(KINDS)
 
 
 def statistic_prefix(fuel: str, serial_number: str) -> str:
@@ -63,6 +88,7 @@ def _values(hour: HourTotals) -> dict[str, Decimal]:
         "consumption": hour.import_wh / 1000,
         "cost": hour.cost_pence / 100,
         "export": hour.export_wh / 1000,
+        "export_compensation": hour.earnings_pence / 100,
     }
 
 
@@ -81,6 +107,10 @@ class StatisticsState:
         self.base["consumption"] = self.base.get("consumption", ZERO) + pruned.import_wh / 1000
         self.base["cost"] = self.base.get("cost", ZERO) + pruned.cost_pence / 100
         self.base["export"] = self.base.get("export", ZERO) + pruned.export_wh / 1000
+        if pruned.earnings_pence:
+            self.base["export_compensation"] = (
+                self.base.get("export_compensation", ZERO) + pruned.earnings_pence / 100
+            )
 
 
 def complete_hours(now: datetime) -> datetime:
@@ -105,18 +135,20 @@ def hourly_rows(
     origin: datetime,
     start: datetime,
     end: datetime,
-    rate: RateLookup,
+    series: Series,
     base: dict[str, Decimal],
 ) -> dict[str, list[StatisticData]]:
     """Rows for each hour in [start, end), their sums continuing from ``origin``."""
-    before = ledger.totals(origin, start, rate)
+    before = ledger.totals(origin, start, series.rate, series.export_rate)
     running = dict(base)
     for kind, value in _values(
-        HourTotals(origin, before.import_wh, before.cost_pence, before.export_wh)
+        HourTotals(
+            origin, before.import_wh, before.cost_pence, before.export_wh, before.earnings_pence
+        )
     ).items():
         running[kind] = running.get(kind, ZERO) + value
     rows: dict[str, list[StatisticData]] = {kind: [] for kind in KINDS}
-    for hour in ledger.hours(start, end, rate):
+    for hour in ledger.hours(start, end, series.rate, series.export_rate):
         for kind, value in _values(hour).items():
             running[kind] = running.get(kind, ZERO) + value
             rows[kind].append(
@@ -129,9 +161,7 @@ async def async_write(
     hass: HomeAssistant,
     state: StatisticsState,
     ledger: Ledger,
-    prefix: str,
-    name: str,
-    rate: RateLookup,
+    series: Series,
     changed_from: datetime,
     now: datetime,
 ) -> datetime | None:
@@ -144,21 +174,20 @@ async def async_write(
     if ledger.pending:
         end = min(end, hour_start(min(ledger.pending)))
     if not state.written:
-        await _continue_earlier_install(hass, state, prefix, data_from)
+        await _continue_earlier_install(hass, state, series, data_from)
         state.written = True  # looked up once, whatever is written now
     start = max(hour_start(changed_from), data_from)
     if start >= end:
         return None
-    rows = hourly_rows(ledger, data_from, start, end, rate, state.base)
-    for kind, (unit, unit_class) in KINDS.items():
-        if kind == "export" and prefix.startswith("gas"):
-            continue
+    rows = hourly_rows(ledger, data_from, start, end, series, state.base)
+    for kind in series.kinds:
+        unit, unit_class = KINDS[kind]
         metadata = StatisticMetaData(
             mean_type=StatisticMeanType.NONE,
             has_sum=True,
-            name=f"{name} {kind}",
+            name=f"{series.name} {kind.replace('_', ' ')}",
             source=DOMAIN,
-            statistic_id=statistic_id(prefix, kind),
+            statistic_id=statistic_id(series.prefix, kind),
             unit_class=unit_class,
             unit_of_measurement=unit,
         )
@@ -168,12 +197,12 @@ async def async_write(
 
 
 async def _continue_earlier_install(
-    hass: HomeAssistant, state: StatisticsState, prefix: str, first_hour: datetime
+    hass: HomeAssistant, state: StatisticsState, series: Series, first_hour: datetime
 ) -> None:
     """Sums continue from the last row before our first hour, wherever an earlier install of
     this meter wrote it (rows it wrote from that hour on are replaced by ours)."""
-    for kind in KINDS:
-        last_sum = await _last_sum_before(hass, statistic_id(prefix, kind), first_hour)
+    for kind in series.kinds:
+        last_sum = await _last_sum_before(hass, statistic_id(series.prefix, kind), first_hour)
         if last_sum is not None:
             state.base[kind] = state.base.get(kind, ZERO) + Decimal(str(last_sum))
 

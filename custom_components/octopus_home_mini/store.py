@@ -8,7 +8,8 @@ Layouts (Home Assistant's ``Store`` version 1, by minor version):
 - 1.2: the same without the inner ``version`` (the store's own minor version says it);
 - 1.3: the import register also keeps the energy counted after it (``counted_wh``), so the next
   register's move is judged against exactly what the ledger holds since; a half hour keeps
-  what a gap shared into it (``shared_wh``, a tenth element).
+  what a gap shared into it (``shared_wh``, a tenth element);
+- 1.4: the export tariff's historical rates by half hour (``export_rates``), as ``rates``.
 
 Each is kept as a fixture under ``tests/fixtures/store/`` and loaded by the tests.
 """
@@ -31,12 +32,20 @@ from .meter import MeterState, Session, previous_month_start
 from .statistics import StatisticsState
 
 STORAGE_VERSION = 1
-STORAGE_MINOR_VERSION = 3
+STORAGE_MINOR_VERSION = 4
 #: Coalesce writes: a meter is saved at most this often (and on shutdown).
 SAVE_DELAY = 60
 #: What survives a meter exchange: the registers belong to the old meter; the new one is read
 #: from where the old one was last counted.
-KEPT_ACROSS_EXCHANGE = ("ledger", "session", "rates", "counted_through", "statistics", "requests")
+KEPT_ACROSS_EXCHANGE = (
+    "ledger",
+    "session",
+    "rates",
+    "export_rates",
+    "counted_through",
+    "statistics",
+    "requests",
+)
 
 type Stored = dict[str, Any]
 
@@ -63,6 +72,7 @@ class MeterStore(Store[Stored]):
             data = _from_before_the_ledger(data, dt_util.utcnow())
         elif old_minor_version < 3:
             data = _count_after_the_register(data)
+        data.setdefault("export_rates", {})
         return data
 
 
@@ -133,6 +143,7 @@ def dump(meter: MeterState, statistics: StatisticsState, requests: Iterable[date
         "export": register_to_json(meter.export),
         "session": session_to_json(meter.session),
         "rates": {at.isoformat(): str(rate) for at, rate in meter.rates.items()},
+        "export_rates": {at.isoformat(): str(rate) for at, rate in meter.export_rates.items()},
         "counted_through": _time_or_none(counted),
         "statistics": statistics_to_json(statistics),
         "requests": requests_to_json(requests),
@@ -147,6 +158,9 @@ def load_meter(meter: MeterState, stored: Stored) -> None:
     register_from_json(meter.export, stored.get("export", {}))
     meter.session = session_from_json(stored["session"])
     meter.rates = {datetime.fromisoformat(k): Decimal(v) for k, v in stored["rates"].items()}
+    meter.export_rates = {
+        datetime.fromisoformat(k): Decimal(v) for k, v in stored.get("export_rates", {}).items()
+    }
     meter.resume_after = _parse_time(stored.get("counted_through"))
 
 

@@ -39,7 +39,17 @@ sk_test_gasdup     A-6666FFFF    ``GASDUP``: gas only; MPRN 6666666610 lists an 
                                  record without ``smartGasMeter`` first, then the
                                  smart meter (GSME 00-0A-1B-FF-FE-66-66-02); an inactive
                                  SMETS1 record only with ``includeInactive: true``.
+sk_test_solarfixed A-7777GGGG   ``SOLARFIXED``: solar on Flexible (E-1R-VAR-22-11-01-H)
+                                 with a fixed export tariff, Outgoing Octopus 15 p/kWh
+                                 (E-1R-OUTGOING-FIX-12M-19-05-13-J); ESME
+                                 00-0A-1B-FF-FE-77-77-01.
+sk_test_export…    A-8888HHHH    ``EXPORTNOAGREEMENT`` (key sk_test_exportnoagreement):
+                                 an EXPORT point with no agreement (exports, unpaid);
+                                 ESME 00-0A-1B-FF-FE-88-88-01, Flexible import.
 =================  ============  ======================================================
+
+Export tariffs carry no VAT; their rates come over REST like import's. Truth of export:
+``true_export(account, device, start, end)`` -> (Wh, pence earned).
 
 Gas (see README.md): one reading per half hour, ``readAt`` its start, readable
 ``gas_lag_seconds`` after its end, at every grouping (HOURLY merges two); kWh-equivalent Wh,
@@ -75,11 +85,13 @@ from .fixtures import (
     API_KEYS,
     BY_NUMBER,
     DUAL,
+    EXPORTNOAGREEMENT,
     GASDUP,
     GASONLY,
     NOMINI,
     SINGLE,
     SOLAR,
+    SOLARFIXED,
     TWOMETERS,
     Fixture,
 )
@@ -92,11 +104,13 @@ __all__ = [
     "API_KEYS",
     "BY_NUMBER",
     "DUAL",
+    "EXPORTNOAGREEMENT",
     "GASDUP",
     "GASONLY",
     "NOMINI",
     "SINGLE",
     "SOLAR",
+    "SOLARFIXED",
     "TWOMETERS",
     "Fixture",
     "HalfHour",

@@ -8,7 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from .tariffs import AGILE_H, AGILE_J, AGILE_OUTGOING_J, GAS_VAR_H, VAR_A, VAR_H, Tariff
+from .tariffs import (
+    AGILE_H,
+    AGILE_J,
+    AGILE_OUTGOING_J,
+    GAS_VAR_H,
+    OUTGOING_FIXED_J,
+    VAR_A,
+    VAR_H,
+    Tariff,
+)
 
 # Metadata of a real EDMI meter (API.md §3.3).
 ESME_MANUFACTURER = "106C - EDMI Metering Europe"
@@ -25,7 +34,7 @@ class ElectricityPoint:
     direction: str  # IMPORT | EXPORT
     serial: str
     device_id: str  # ESME EUI-64; an export point shares the import meter's ESME
-    tariff: Tariff
+    tariff: Tariff | None  # None: the point has no agreement (an export point not signed up)
     home_mini: bool = True
     meter_id: int = 0
     meter_type: str = "S2ADE"
@@ -272,6 +281,65 @@ GASDUP = _fixture(
     ),
 )
 
-ACCOUNTS: tuple[Fixture, ...] = (SINGLE, NOMINI, TWOMETERS, SOLAR, DUAL, GASONLY, GASDUP)
+SOLARFIXED = _fixture(
+    "sk_test_solarfixed",
+    "A-7777GGGG",
+    7777777,
+    (
+        ElectricityPoint(
+            mpan="1400077777770",
+            direction="IMPORT",
+            serial="23J7777777",
+            device_id="00-0A-1B-FF-FE-77-77-01",
+            tariff=VAR_H,
+            meter_id=4008,
+        ),
+        ElectricityPoint(  # a fixed export tariff (Outgoing Octopus, 15 p/kWh)
+            mpan="1460077777776",
+            direction="EXPORT",
+            serial="23J7777777",
+            device_id="00-0A-1B-FF-FE-77-77-01",
+            tariff=OUTGOING_FIXED_J,
+            home_mini=False,
+            meter_id=4009,
+        ),
+    ),
+)
+EXPORTNOAGREEMENT = _fixture(
+    "sk_test_exportnoagreement",
+    "A-8888HHHH",
+    8888888,
+    (
+        ElectricityPoint(
+            mpan="1400088888880",
+            direction="IMPORT",
+            serial="23J8888888",
+            device_id="00-0A-1B-FF-FE-88-88-01",
+            tariff=VAR_H,
+            meter_id=4010,
+        ),
+        ElectricityPoint(  # panels on the roof, the export point exists, no export tariff yet
+            mpan="1460088888886",
+            direction="EXPORT",
+            serial="23J8888888",
+            device_id="00-0A-1B-FF-FE-88-88-01",
+            tariff=None,
+            home_mini=False,
+            meter_id=4011,
+        ),
+    ),
+)
+
+ACCOUNTS: tuple[Fixture, ...] = (
+    SINGLE,
+    NOMINI,
+    TWOMETERS,
+    SOLAR,
+    DUAL,
+    GASONLY,
+    GASDUP,
+    SOLARFIXED,
+    EXPORTNOAGREEMENT,
+)
 BY_NUMBER: dict[str, Fixture] = {f.account_number: f for f in ACCOUNTS}
 API_KEYS: dict[str, Fixture] = {f.api_key: f for f in ACCOUNTS}

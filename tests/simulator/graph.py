@@ -40,6 +40,8 @@ class Agreement:
 
 def agreements_of(point: ElectricityPoint | GasPoint) -> tuple[Agreement, ...]:
     """The point's current agreement, preceded by an ended one if it had a previous tariff."""
+    if point.tariff is None:
+        return ()
     current = Agreement(point.meter_id * 10 + 1, point.agreed_from, None, point.tariff)
     if point.previous_tariff is None:
         return (current,)
@@ -169,7 +171,7 @@ def _electricity_point(point: ElectricityPoint, now: datetime) -> Node:
         "id": str(20_000 + point.meter_id),
         "mpan": point.mpan,
         "direction": point.direction,
-        "gspGroupId": f"_{point.tariff.tariff_code[-1]}",
+        "gspGroupId": f"_{point.tariff.tariff_code[-1] if point.tariff else 'J'}",
         "meters": _meters([(meter, point.meter_id)], now),
     }
     node["agreements"] = _agreements(point, node, now)

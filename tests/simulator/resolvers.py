@@ -164,7 +164,8 @@ def resolve_telemetry(_root: object, info: GraphQLResolveInfo, **args: Any) -> l
         return []
     gaps, glitches, readable_end = sim.gaps(), sim.glitches(device.device_id), sim.readable_end(now)
     if start is None or end is None or grouping is None:
-        return [latest_row(meter, gaps, glitches, readable_end, sim.gap_delta)]
+        rows = [latest_row(meter, gaps, glitches, readable_end, sim.gap_delta)]
+        return _without_export(rows) if device.device_id in sim.export_unreported else rows
     first = math.ceil(start.timestamp() / SLOT_SECONDS)
     first = max(first, sim.installed_at.get(device.device_id, first))
     stop = min(math.ceil(end.timestamp() / SLOT_SECONDS), readable_end)
@@ -175,7 +176,11 @@ def resolve_telemetry(_root: object, info: GraphQLResolveInfo, **args: Any) -> l
     except TooManyRowsError:
         raise errors.TOO_MANY_NODES.error() from None
     sim.served(device.device_id, first, stop)
-    return rows
+    return _without_export(rows) if device.device_id in sim.export_unreported else rows
+
+
+def _without_export(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**row, "export": None} for row in rows]
 
 
 def _gas_rows(

@@ -102,6 +102,7 @@ Source = Callable[[Tariff, datetime, datetime, datetime], _Rows]
 
 def _handler(sim_key: web.AppKey[KrakenSimulator], fuel: str, source: Source) -> Any:
     async def handle(request: web.Request) -> web.Response:
+        request.app[sim_key].rest_requests.append(request.path)
         product = request.match_info["product"]
         if not is_product(product):
             return _not_found("No EnergyProduct matches the given query.")

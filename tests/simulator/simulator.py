@@ -17,7 +17,15 @@ from .auth import TokenBook
 from .faults import FAULT_KINDS, Fault, FaultBook
 from .fixtures import ACCOUNTS, BY_NUMBER, Fixture
 from .gas import GasMeterModel, HalfHour, gas_reported_before, half_hour_time
-from .household import SLOT_SECONDS, SLOTS_PER_DAY, SLOTS_PER_HALF_HOUR, MeterModel, Sample, slot_of
+from .household import (
+    SLOT_SECONDS,
+    SLOTS_PER_DAY,
+    SLOTS_PER_HALF_HOUR,
+    MeterModel,
+    Sample,
+    slot_of,
+    slot_time,
+)
 from .tariffs import HALF_HOUR, hash_int
 from .telemetry import FOREVER, GLITCH_KINDS, Gaps
 
@@ -74,6 +82,11 @@ class KrakenSimulator:
         self.gap_delta = "whole"
         #: A Mini back from a stale spell uploads what it buffered: the gap closes [UNKNOWN].
         self.stale_backfills = False
+        #: Meters whose Mini sends ``export: null`` although the meter exports (API.md §4.3:
+        #: "not all meters report it").
+        self.export_unreported: set[str] = set()
+        #: The path of every REST request (tariff rates), in order.
+        self.rest_requests: list[str] = []
         #: The points allowance (API.md §5.4): per hour, and what one request costs [INF: the
         #: real cost per request is not documented]. ``rate_limit_info`` False: this Kraken
         #: does not know the field (a document asking for it is refused with HTTP 400).
@@ -99,6 +112,7 @@ class KrakenSimulator:
             if point.direction == "EXPORT":  # same ESME as the import meter
                 continue
             device_id = point.device_id
+            assert point.tariff is not None, "an import point always has an agreement here"
             self.devices[device_id] = Device(
                 device_id, fixture.account_number, "ESME", point.home_mini
             )
@@ -408,12 +422,36 @@ class KrakenSimulator:
     def unit_rate_pence(
         self, account_number: str, at: datetime, fuel: str = "electricity"
     ) -> Decimal:
-        """The account's import (or ``fuel="gas"``: gas) unit rate, p/kWh inc VAT, at ``at``."""
+        """The account's import unit rate, p/kWh inc VAT, at ``at``; ``fuel="gas"``: gas,
+        ``fuel="export"``: what the export tariff pays (no VAT)."""
         fixture = self.accounts[account_number]
         if fuel == "gas":
             return fixture.gas[0].tariff.unit_rate(at)[1]
-        point = next(p for p in fixture.electricity if p.direction == "IMPORT")
+        direction = "EXPORT" if fuel == "export" else "IMPORT"
+        point = next(p for p in fixture.electricity if p.direction == direction)
+        assert point.tariff is not None, f"{account_number} has no {fuel} agreement"
         return point.tariff.unit_rate(at)[1]
+
+    def true_export(
+        self, account_number: str, device_id: str, start: datetime, end: datetime
+    ) -> tuple[int, Decimal]:
+        """(Wh exported, pence earned) by the true samples with read_at in [start, end):
+        each half hour's register move at that half hour's export rate."""
+        meter = self._meter(device_id)
+        first = math.ceil(start.timestamp() / SLOT_SECONDS)
+        stop = math.ceil(end.timestamp() / SLOT_SECONDS)
+        wh, pence = 0, Decimal(0)
+        cursor = first
+        while cursor < stop:
+            half_end = min(stop, (cursor // SLOTS_PER_HALF_HOUR + 1) * SLOTS_PER_HALF_HOUR)
+            moved = (meter.export_register(half_end - 1) or 0) - (
+                meter.export_register(cursor - 1) or 0
+            )
+            rate = self.unit_rate_pence(account_number, slot_time(cursor), fuel="export")
+            wh += moved
+            pence += Decimal(moved) / 1000 * rate
+            cursor = half_end
+        return wh, pence
 
 
 @contextlib.asynccontextmanager

@@ -34,7 +34,7 @@ class RateRow:
 
 @dataclass(frozen=True, slots=True)
 class Tariff:
-    """A tariff: ``kind`` is "agile", "agile_outgoing", "standard" or "gas"."""
+    """A tariff: ``kind`` is "agile", "agile_outgoing", "outgoing_fixed", "standard" or "gas"."""
 
     kind: str
     product_code: str
@@ -51,7 +51,12 @@ class Tariff:
     @property
     def vat(self) -> Decimal:
         """VAT multiplier: export payments carry none."""
-        return Decimal(1) if self.kind == "agile_outgoing" else VAT
+        return Decimal(1) if self.exports else VAT
+
+    @property
+    def exports(self) -> bool:
+        """Whether this tariff pays for export (no VAT on its rates)."""
+        return "outgoing" in self.kind
 
     @property
     def standing_pre_vat(self) -> Decimal:
@@ -117,10 +122,12 @@ def agile_published_until(now: datetime) -> datetime:
     return datetime(day.year, day.month, day.day, 23, 0, tzinfo=LONDON).astimezone(UTC)
 
 
-def _fixed_rows(*rows: tuple[datetime, datetime | None, str, str]) -> tuple[RateRow, ...]:
+def _fixed_rows(
+    *rows: tuple[datetime, datetime | None, str, str | None], vat: Decimal = VAT
+) -> tuple[RateRow, ...]:
     """REST rows from (valid_from, valid_to, pre-VAT value, payment method)."""
     return tuple(
-        RateRow(a, b, Decimal(pre), Decimal(pre) * VAT, method) for a, b, pre, method in rows
+        RateRow(a, b, Decimal(pre), Decimal(pre) * vat, method) for a, b, pre, method in rows
     )
 
 
@@ -136,6 +143,15 @@ AGILE_OUTGOING_J = Tariff(
     "E-1R-AGILE-OUTGOING-BB-23-02-28-J",
     "Agile Outgoing Octopus",
     Decimal(0),
+)
+#: Outgoing Octopus (fixed export): 15 p/kWh, no VAT, the same price for either payment method.
+OUTGOING_FIXED_J = Tariff(
+    "outgoing_fixed",
+    "OUTGOING-FIX-12M-19-05-13",
+    "E-1R-OUTGOING-FIX-12M-19-05-13-J",
+    "Outgoing Octopus",
+    Decimal(0),
+    _fixed_rows((datetime(2019, 5, 13, 0, 0, tzinfo=UTC), None, "15.00", None), vat=Decimal(1)),
 )
 VAR_A = Tariff(
     "standard",
@@ -165,7 +181,8 @@ GAS_VAR_H = Tariff(
 )
 VAR_H = replace(VAR_A, tariff_code="E-1R-VAR-22-11-01-H")
 TARIFFS: dict[str, Tariff] = {
-    t.tariff_code: t for t in (AGILE_H, AGILE_J, AGILE_OUTGOING_J, VAR_A, VAR_H, GAS_VAR_H)
+    t.tariff_code: t
+    for t in (AGILE_H, AGILE_J, AGILE_OUTGOING_J, OUTGOING_FIXED_J, VAR_A, VAR_H, GAS_VAR_H)
 }
 _REGIONS = "ABCDEFGHJKLMNP"
 

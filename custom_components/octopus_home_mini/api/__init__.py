@@ -20,6 +20,7 @@ from .errors import (
 )
 from .models import (
     Account,
+    AccountTariffs,
     Allowance,
     ElectricityMeter,
     ElectricityMeterPoint,
@@ -40,6 +41,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_TIMEOUT",
     "Account",
+    "AccountTariffs",
     "Allowance",
     "ElectricityMeter",
     "ElectricityMeterPoint",

@@ -32,9 +32,9 @@ from .errors import (
 )
 from .models import (
     Account,
+    AccountTariffs,
     Allowance,
     Fuel,
-    Tariff,
     TelemetryGrouping,
     TelemetryReading,
     Token,
@@ -225,8 +225,9 @@ class KrakenClient:
         data = await self._query(queries.RATE_LIMIT_INFO, "RateLimitInfo", {})
         return parse.allowance(data)
 
-    async def get_tariffs(self, account_number: str) -> dict[str, Tariff]:
-        """The active tariff of each meter point, by MPAN and (gas) MPRN, in one request."""
+    async def get_tariffs(self, account_number: str) -> AccountTariffs:
+        """The active tariff of each meter point, by MPAN and (gas) MPRN, in one request;
+        export tariffs say which meters they pay for."""
         data = await self._query(queries.TARIFF, "Tariff", {"accountNumber": account_number})
         return parse.tariffs(data)
 

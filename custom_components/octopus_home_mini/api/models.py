@@ -110,6 +110,33 @@ class Tariff:
     valid_to: datetime | None = None
 
 
+class AccountTariffs(dict[str, Tariff]):
+    """Active tariffs by meter point (MPAN, or MPRN for gas), and which are export tariffs.
+
+    ``exports`` maps each EXPORT meter point with an agreement to the serial numbers of its
+    meters: an export point and its import point share the physical meter (API.md §3.4).
+    """
+
+    def __init__(
+        self, tariffs: dict[str, Tariff], exports: dict[str, tuple[str, ...]] | None = None
+    ) -> None:
+        """Tariffs by meter point; ``exports``: export MPAN -> its meters' serial numbers."""
+        super().__init__(tariffs)
+        self.exports = dict(exports or {})
+
+    def export_for(self, serial_number: str) -> Tariff | None:
+        """The export tariff paid for what the meter ``serial_number`` exports, if any.
+
+        An export point whose meters are not listed serves the account's only import meter
+        only when it is the account's only export point.
+        """
+        for mpan, serials in self.exports.items():
+            if serial_number in serials:
+                return self.get(mpan)
+        unlisted = [mpan for mpan, serials in self.exports.items() if not serials]
+        return self.get(unlisted[0]) if len(self.exports) == 1 and unlisted else None
+
+
 @dataclass(frozen=True, slots=True)
 class ElectricityMeter:
     """A physical electricity meter and its smart devices."""

@@ -11,6 +11,7 @@ from typing import Any, Final
 from .errors import KrakenInvalidResponseError
 from .models import (
     Account,
+    AccountTariffs,
     Allowance,
     ElectricityMeter,
     ElectricityMeterPoint,
@@ -269,18 +270,28 @@ def account(data: dict[str, Any], account_number: str) -> Account:
     )
 
 
-def tariffs(data: dict[str, Any]) -> dict[str, Tariff]:
+def tariffs(data: dict[str, Any]) -> AccountTariffs:
     """Active tariffs by meter point (MPAN, or MPRN for gas), from the ``Tariff`` query."""
     result = obj(data.get("account"), "account")
     found: dict[str, Tariff] = {}
+    exports: dict[str, tuple[str, ...]] = {}
     for agreements, key in (("electricityAgreements", "mpan"), ("gasAgreements", "mprn")):
         for item in seq(result.get(agreements), agreements):
             agreement = obj(item, agreements)
-            point = obj(agreement.get("meterPoint"), "meterPoint").get(key)
+            meter_point = obj(agreement.get("meterPoint"), "meterPoint")
+            point = meter_point.get(key)
             parsed = tariff(agreement.get("tariff"), agreement)
-            if isinstance(point, str) and parsed is not None:
-                found[point] = parsed
-    return found
+            if not isinstance(point, str) or parsed is None:
+                continue
+            found[point] = parsed
+            if meter_point.get("direction") == MeterDirection.EXPORT:
+                meters = seq(meter_point.get("meters") or [], "meters")
+                exports[point] = tuple(
+                    serial
+                    for meter in meters
+                    if isinstance(serial := obj(meter, "meter").get("serialNumber"), str)
+                )
+    return AccountTariffs(found, exports)
 
 
 def rest_unit_rates(body: Any) -> tuple[list[tuple[UnitRate, str | None]], str | None]:

@@ -125,6 +125,10 @@ query Tariff($accountNumber: String!) {
       }
       meterPoint {
         mpan
+        direction
+        meters(includeInactive: false) {
+          serialNumber
+        }
       }
     }
     gasAgreements(active: true) {

@@ -40,6 +40,12 @@ const COSTS = [
   ["projected_cost_month", "Projected month", 2],
 ];
 
+/** Shown when the meter is paid for export (the integration creates these only then). */
+const EXPORTS = [
+  ["export_today", "Export today", 3],
+  ["export_earnings_today", "Earned today", 2],
+];
+
 const STYLE = `
   :host { display: block; }
   ha-card { padding: 16px; box-sizing: border-box; height: 100%; overflow: hidden; }
@@ -85,6 +91,7 @@ const STYLE = `
   dl { display: grid; gap: 8px 12px; margin: 12px 0 0; }
   dl.stats { grid-template-columns: repeat(4, minmax(0, 1fr)); }
   dl.costs { grid-template-columns: repeat(2, minmax(0, 1fr)); }
+  dl[hidden] { display: none; }
   dt { font-size: 0.75em; color: var(--secondary-text-color); }
   dd { margin: 0; font-size: 1em; color: var(--primary-text-color); font-variant-numeric: tabular-nums; }
   .session { display: flex; align-items: center; gap: 12px; margin: 12px 0 0; padding-top: 12px;
@@ -140,6 +147,9 @@ const TEMPLATE = `
     </div>
     <dl class="costs" data-row="costs">
       ${COSTS.map(([key, label]) => `<div><dt>${label}</dt><dd data-cost="${key}">–</dd></div>`).join("")}
+    </dl>
+    <dl class="costs" data-row="export" hidden>
+      ${EXPORTS.map(([key, label]) => `<div><dt>${label}</dt><dd data-cost="${key}">–</dd></div>`).join("")}
     </dl>
   </ha-card>
 `;
@@ -328,15 +338,18 @@ class OctopusHomeMiniCard extends HTMLElement {
     const device = this._hass.devices?.[this._meter?.deviceId];
     const title = this._config.title ?? (device?.name_by_user || device?.name || "Home Mini");
     if (this._el.title.textContent !== title) this._el.title.textContent = title;
-    for (const [key, , digits] of [["session_cost", "", 2], ...COSTS]) {
+    const exports = Boolean(this._meter?.entities.export_today);
+    this.shadowRoot.querySelector('[data-row="export"]').hidden = !exports;
+    for (const [key, , digits] of [["session_cost", "", 2], ...COSTS, ...(exports ? EXPORTS : [])]) {
       const state = this._state(key);
       if (!changed(key, state)) continue;
       const cell = this.shadowRoot.querySelector(`[data-cost="${key}"]`);
       const value = Number.parseFloat(state?.state);
       const precision = this._hass.entities?.[state?.entity_id]?.display_precision ?? digits;
-      cell.textContent = Number.isFinite(value)
-        ? formatMoney(value, state.attributes.unit_of_measurement, this._locale(), precision)
-        : "–";
+      const unit = state?.attributes.unit_of_measurement;
+      if (!Number.isFinite(value)) cell.textContent = "–";
+      else if (unit === "kWh") cell.textContent = `${formatNumber(value, this._locale(), precision)} kWh`;
+      else cell.textContent = formatMoney(value, unit, this._locale(), precision);
     }
     const session = this._state("session_cost");
     const started = session?.attributes?.last_reset;
