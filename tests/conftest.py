@@ -19,6 +19,10 @@ from tests.simulator import ACCOUNTS, KrakenSimulator, run_simulator
 
 # The harness's plugin turns on every SQL statement at INFO, written past pytest's capture.
 logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+# The recorder logs every event it processes and every pool checkout at DEBUG: nine records in
+# ten of a long test, each formatted by caplog (a good part of the suite's time). Entity
+# attributes are checked for secrets by their own tests; our own DEBUG records stay guarded.
+logging.getLogger("homeassistant.components.recorder").setLevel(logging.INFO)
 
 START = datetime(2026, 3, 14, 12, 0, 0, tzinfo=UTC)
 #: Simulators of the running test, so the secrets guard can learn the tokens they issued.

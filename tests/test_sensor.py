@@ -264,3 +264,20 @@ async def test_allowance_unread_shows_our_count_only(hass: HomeAssistant, frozen
     state = hass.states.get("sensor.home_mini_21e1234567_api_requests_last_hour")
     assert int(state.state) == entry.runtime_data.link.budget.used() > 0
     assert "points_limit" not in state.attributes
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_no_secret_in_any_state_or_attribute(
+    hass: HomeAssistant, frozen_sim: tuple[KrakenSimulator, str], freezer: FrozenDateTimeFactory
+) -> None:
+    """Every entity of a solar meter (all of them enabled): no API key, token or account
+    number in a state or an attribute (the recorder's own DEBUG lines are not guarded)."""
+    sim, url = frozen_sim
+    await setup_entry(hass, url, SOLAR)
+    for _ in range(4):
+        await advance(hass, freezer, 30)
+    secrets = {SOLAR.api_key, SOLAR.account_number, *sim.issued_secrets()}
+    states = [s for s in hass.states.async_all() if "23j3333333" in s.entity_id]
+    assert len(states) > 15
+    shown = "\n".join(f"{s.state} {s.attributes}" for s in states)
+    assert not [secret[:6] for secret in secrets if secret and secret in shown]

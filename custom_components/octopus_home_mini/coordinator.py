@@ -126,6 +126,7 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         #: Whether the export entities were created (set by the sensor platform).
         self.exports_created: bool | None = None
         self._export_missing_told = False
+        self._unearned_cache: tuple[tuple[object, ...], list[datetime]] | None = None
         self._fill_failures: dict[datetime, int] = {}
         self._mini_online: bool | None = None
 
@@ -390,8 +391,7 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             if not tariff.tariff_code:
                 continue
             if export:
-                held = [at for at, _ in meter.ledger.exports(keep_from, now)]
-                missing = [at for at in held if meter.export_rate_at(at) is None]
+                missing = self._unearned(keep_from, now)
             else:
                 held = meter.ledger.unpriced(keep_from, now)
                 missing = [at for at in held if meter.rate_at(at) is None]
@@ -399,6 +399,24 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             if span is not None and span != self._rates_tried.get(export):
                 return (export, *span)
         return None
+
+    def _unearned(self, keep_from: datetime, now: datetime) -> list[datetime]:
+        """Half hours that exported with no export rate known (looked again only when the
+        ledger, the pending half hours or the rates change: this is asked at every slot)."""
+        meter = self.meter
+        ledger = meter.ledger
+        key = (
+            keep_from,
+            len(ledger.buckets),
+            len(ledger.pending),
+            len(meter.export_rates),
+            id(meter.export_tariff),  # a new tariff read prices more half hours
+        )
+        if self._unearned_cache is None or self._unearned_cache[0] != key:
+            exported = ledger.exports(keep_from, now)
+            missing = [at for at, _ in exported if meter.export_rate_at(at) is None]
+            self._unearned_cache = (key, missing)
+        return self._unearned_cache[1]
 
     async def _fetch_rates(self, export: bool, start: datetime, end: datetime) -> None:
         """The tariff's published rates for half hours the cached tariff no longer covers."""

@@ -465,9 +465,14 @@ class Ledger:
                 continue
             if previous is not None:
                 moved = max(ZERO, bucket.export_end_wh - previous)
-                between = [] if prev_at is None else list(half_hours(prev_at + BUCKET, at))
-                parts = [*between, at] if all(map(self._unreported, between)) else [at]
-                found.extend((part, moved / len(parts)) for part in parts if start <= part < end)
+                if prev_at is None or prev_at + BUCKET == at:  # the usual case: next door
+                    if at < end:
+                        found.append((at, moved))
+                else:
+                    between = list(half_hours(prev_at + BUCKET, at))
+                    parts = [*between, at] if all(map(self._unreported, between)) else [at]
+                    share = moved / len(parts)
+                    found.extend((part, share) for part in parts if start <= part < end)
             prev_at, previous = at, bucket.export_end_wh
             if at >= end:
                 break
@@ -481,6 +486,10 @@ class Ledger:
         if bucket.export_end_wh is not None:
             return False
         return at in self.pending or (bucket.final and bucket.empty)
+
+    def held(self, start: datetime, end: datetime) -> int:
+        """How many half hours in [start, end) the ledger holds (not waiting to be filled)."""
+        return sum(1 for at, _ in self._range(start, end) if at not in self.pending)
 
     def portion_before(self, at: datetime) -> tuple[Decimal, Decimal, Decimal]:
         """Of ``at``'s half hour: (Wh, priced pence, unpriced Wh) of readings up to ``at``."""

@@ -406,13 +406,13 @@ class MeterState:
         if self.gas:  # a gas meter's newest rows come an hour or two late: not "unheld"
             newest = self.newest.read_at if self.newest else start
             end = min(end, int(newest.timestamp()))
-        held, pending = self.ledger.buckets, self.ledger.pending
-        missing = 0
-        for epoch in range(first, end, 1800):
-            at = datetime.fromtimestamp(epoch, UTC)
-            if at in pending or at not in held:
-                missing += 1
-        return Decimal(missing * 1800)
+        if end <= first:
+            return Decimal(0)
+        slots = (end - first) // 1800
+        held = self.ledger.held(
+            datetime.fromtimestamp(first, UTC), datetime.fromtimestamp(end, UTC)
+        )
+        return Decimal((slots - held) * 1800)
 
     def _typical_day(self, midnight: datetime, tz: tzinfo) -> Decimal | None:
         """Average cost of the complete days of the last week the ledger fully holds."""
