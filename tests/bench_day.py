@@ -109,6 +109,7 @@ async def _run_day(
     history = [r for r in sim.requests if r.grouping == "HALF_HOURLY"]
     steady = [at for at in account if at >= backfilled]
     steady_hours = (dt_util.utcnow() - backfilled).total_seconds() / 3600
+    points = sim.allowance(SINGLE.account_number, dt_util.utcnow())
     gap_requests = await _gap_of_a_day(hass, freezer, sim, entry.entry_id)
     print()
     for line in (
@@ -119,6 +120,8 @@ async def _run_day(
         f"backfill of the history Kraken keeps (14 days): {len(history)} HALF_HOURLY requests,"
         f" done {(backfilled - MIDNIGHT).total_seconds() / 3600:.1f} h after set-up",
         f"a 24-hour gap (Home Assistant down) filled with {gap_requests} extra requests",
+        f"Kraken points (simulated, {sim.points_per_request}/request) used in the last hour"
+        f" {points['usedPoints']} of {points['limit']}",
         f"telemetry requests           {sim.request_count(root_field='smartMeterTelemetry')}",
         f"token requests               {sim.request_count(root_field='obtainKrakenToken')}",
         f"sample capture ratio         {coordinator.samples_received / expected:.4f}"

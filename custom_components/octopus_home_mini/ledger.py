@@ -133,6 +133,8 @@ class Ledger:
         self.export_anchor: Decimal | None = None
         #: Earliest bucket changed since the statistics last took the changes.
         self.changed_from: datetime | None = None
+        #: Whether any half hour ever held an export register (most meters never report one).
+        self._exports = False
 
     @classmethod
     def of(
@@ -147,6 +149,7 @@ class Ledger:
         ledger._starts = sorted(buckets)
         ledger.pending = set(pending)
         ledger.export_anchor = export_anchor
+        ledger._exports = any(b.export_end_wh is not None for b in buckets.values())
         return ledger
 
     # Writing ------------------------------------------------------------------------------
@@ -168,6 +171,8 @@ class Ledger:
     def _export_before_at(self, start: datetime) -> tuple[datetime | None, Decimal | None]:
         """The newest bucket before ``start`` with an export register, and that register
         (no time: the anchor left by pruning)."""
+        if not self._exports:
+            return None, self.export_anchor
         starts = self._starts
         for index in range(bisect_left(starts, start) - 1, -1, -1):
             if (value := self.buckets[starts[index]].export_end_wh) is not None:
@@ -237,6 +242,7 @@ class Ledger:
             bucket = self._touch(start)
             bucket.export_end_at = read_at
             bucket.export_end_wh = register_wh
+            self._exports = True
             # Half hours without a register before it share its move: their hours change too.
             before = start - BUCKET
             while before in self.buckets and self._unreported(before):
@@ -325,6 +331,7 @@ class Ledger:
             bucket.row = (wh, ZERO, wh) if cost is None else (wh, cost, ZERO)
             if row.export_wh is not None:
                 bucket.export_end_wh = row.export_wh
+                self._exports = True
                 bucket.export_end_at = bucket_at + BUCKET - timedelta(seconds=10)
         self._spread_outages(start, end)
 
@@ -453,6 +460,8 @@ class Ledger:
         Mini was offline), the move is shared evenly over them and the half hour that revealed
         it, as import's is (by time); their rows, where they come, settle it.
         """
+        if not self._exports:
+            return []
         prev_at, previous = self._export_before_at(start)
         found: list[tuple[datetime, Decimal]] = []
         starts = self._starts
