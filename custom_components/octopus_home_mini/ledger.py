@@ -319,7 +319,8 @@ class Ledger:
             if row is not None and not bucket.final:
                 self._carry(bucket_at, bucket, row)
             bucket.portions = None
-            bucket.shared_wh = ZERO
+            if row is not None:  # a half hour without a row keeps a gap's estimate (see _clear)
+                bucket.shared_wh = ZERO
             bucket.final = True
             bucket.empty = row is None
             bucket.export_end_wh = bucket.export_end_at = None
@@ -385,6 +386,7 @@ class Ledger:
                 target = self._touch(part)
                 target.import_wh, target.cost_pence = wh * share, cost * share
                 target.unpriced_wh = unpriced * share
+                target.shared_wh = ZERO  # the row settles it
             for part in run if len(spread) == 1 else []:
                 self._clear(part)
             run = []
@@ -394,7 +396,11 @@ class Ledger:
             self._clear(part)
 
     def _clear(self, at: datetime) -> None:
+        """A half hour without a row whose energy no row carries: nothing, unless a register
+        gap put its estimate there (that stays: no row will ever say otherwise)."""
         bucket = self._touch(at)
+        if bucket.shared_wh:
+            return
         bucket.import_wh = bucket.cost_pence = bucket.unpriced_wh = ZERO
 
     def seal(self, now: datetime) -> None:
