@@ -381,6 +381,14 @@ class Ledger:
             bounded = bool(run) and before is not None and before.final and not before.empty
             spread = [*run, at] if bounded and run[-1] + BUCKET == at else [at]
             wh, cost, unpriced = bucket.row or (ZERO, ZERO, ZERO)
+            if len(spread) > 1 and all(self.buckets[part].shared_wh for part in run):
+                # The register already shared this outage over its half hours (by time): they
+                # keep that, and the row's half hour keeps its own part of the row.
+                self._own_part(at, (wh, cost, unpriced), run)
+                run = []
+                if at >= end:
+                    break
+                continue
             share = Decimal(1) / len(spread)
             for part in spread:
                 target = self._touch(part)
@@ -394,6 +402,28 @@ class Ledger:
                 break
         for part in run:
             self._clear(part)
+
+    def _own_part(
+        self, at: datetime, row: tuple[Decimal, Decimal, Decimal], run: list[datetime]
+    ) -> None:
+        """The row after an outage the register already shared over ``run``.
+
+        When the row holds more than was shared, it carries the outage too (what the first
+        delta after a gap covered): the shares keep their energy, priced as the row was, and
+        the row's half hour keeps the rest. Else the row is that half hour's own energy only.
+        """
+        wh, cost, unpriced = row
+        shared = sum((self.buckets[part].import_wh for part in run), ZERO)
+        own = wh - shared if wh >= shared else wh
+        if wh >= shared and wh:
+            for part in run:
+                target = self._touch(part)
+                ratio = target.import_wh / wh
+                target.cost_pence, target.unpriced_wh = cost * ratio, unpriced * ratio
+        ratio = own / wh if wh else ZERO
+        target = self._touch(at)
+        target.import_wh, target.cost_pence = own, cost * ratio
+        target.unpriced_wh = unpriced * ratio
 
     def _clear(self, at: datetime) -> None:
         """A half hour without a row whose energy no row carries: nothing, unless a register
