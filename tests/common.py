@@ -1,12 +1,14 @@
 """Helpers for integration tests: an entry against the simulator, and time travel."""
 
 from datetime import timedelta
+import logging
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import CONF_API_KEY
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
+import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
@@ -94,3 +96,12 @@ def max_requests_in_any_hour(sim: KrakenSimulator, account_number: str) -> int:
             first += 1
         most = max(most, last - first + 1)
     return most
+
+
+def ours_loud(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The test body's records from this integration at WARNING or above."""
+    return [
+        r.getMessage()
+        for r in caplog.get_records("call")
+        if r.name.startswith("custom_components.octopus_home_mini") and r.levelno >= logging.WARNING
+    ]

@@ -4,7 +4,6 @@ import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-import logging
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder import Recorder, get_instance
@@ -32,7 +31,7 @@ from custom_components.octopus_home_mini.store import (
     ledger_to_json,
     load_meter,
 )
-from tests.common import advance, setup_entry
+from tests.common import advance, ours_loud, setup_entry
 from tests.simulator import SINGLE, KrakenSimulator
 
 type Sim = tuple[KrakenSimulator, str]
@@ -157,12 +156,7 @@ async def test_downtime_is_filled_to_the_hour(
         hass, sim, setup_hour, now.replace(minute=0, second=0) - timedelta(hours=1)
     )
     assert not ir.async_get(hass).issues
-    ours = [
-        r
-        for r in caplog.get_records("call")
-        if r.name.startswith("custom_components.octopus_home_mini") and r.levelno >= logging.WARNING
-    ]
-    assert ours == []
+    assert ours_loud(caplog) == []
 
 
 @pytest.mark.parametrize(

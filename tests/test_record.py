@@ -8,7 +8,6 @@ outage uploads what it buffered (Kraken then has the rows) or never does.
 import asyncio
 from datetime import datetime, timedelta
 from decimal import Decimal
-import logging
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder import Recorder
@@ -16,7 +15,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 import pytest
 
-from tests.common import advance, setup_entry
+from tests.common import advance, ours_loud, setup_entry
 from tests.test_ledger import (
     DEVICE,
     LONDON_MIDNIGHT,
@@ -46,14 +45,6 @@ def auto_enable_custom_integrations(
 def sim_start() -> datetime:
     """Set up at 19:30 on a GMT day."""
     return LONDON_MIDNIGHT + timedelta(hours=19, minutes=30)
-
-
-def _ours_loud(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [
-        r.getMessage()
-        for r in caplog.get_records("call")
-        if r.name.startswith("custom_components.octopus_home_mini") and r.levelno >= logging.WARNING
-    ]
 
 
 class Watch:
@@ -123,7 +114,7 @@ async def test_an_outage_across_a_sealed_half_hour_loses_nothing(
     midnight = dt_util.start_of_local_day(dt_util.utcnow())
     cost = sim.true_cost_pence(DEVICE, midnight, newest(hass) + timedelta(seconds=1))
     assert abs(value(hass, "cost_today") * 100 - cost) <= ONE_HUNDREDTH_PENNY
-    assert _ours_loud(caplog) == []
+    assert ours_loud(caplog) == []
 
 
 @pytest.mark.parametrize(("gap_delta", "buffered"), BEHAVIOURS[:2], ids=IDS[:2])
@@ -153,7 +144,7 @@ async def test_a_three_hour_outage_lands_in_its_own_hours(
         truth = true_energy_wh(sim, hour, hour + timedelta(hours=1))
         # Nobody knows how the outage fell across its hours: by time, each within a third.
         assert abs(Decimal(str(shown[hour])) * 1000 - truth) < truth / 3, hour
-    assert _ours_loud(caplog) == []
+    assert ours_loud(caplog) == []
 
 
 async def test_a_glitched_row_served_once_is_never_counted(
@@ -192,4 +183,4 @@ async def test_good_registers_are_taken_at_once_after_a_glitch_and_an_outage(
     truth = sim.latest_readable(DEVICE)
     assert value(hass, "consumption") == Decimal(truth.register_wh) / 1000
     watch.exact()
-    assert _ours_loud(caplog) == []
+    assert ours_loud(caplog) == []

@@ -9,7 +9,6 @@ time) and its hours add up to the register's move within 1 Wh.
 import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-import logging
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder import Recorder
@@ -17,7 +16,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 import pytest
 
-from tests.common import advance, settle, setup_entry
+from tests.common import advance, ours_loud, settle, setup_entry
 from tests.test_ledger import (
     ONE_WH,
     Sim,
@@ -114,9 +113,4 @@ async def test_a_two_day_outage_across_midnight_and_the_clock_change(
     got = sum(Decimal(str(shown[h])) for h in hours) * 1000
     assert abs(got - true_energy_wh(sim, before, hours[-1] + timedelta(hours=1))) <= ONE_WH
     assert all(shown[h] >= 0 for h in hours)
-    loud = [
-        r.getMessage()
-        for r in caplog.get_records("call")
-        if r.name.startswith("custom_components.octopus_home_mini") and r.levelno >= logging.WARNING
-    ]
-    assert loud == []
+    assert ours_loud(caplog) == []

@@ -26,7 +26,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 
 from custom_components.octopus_home_mini.const import DOMAIN
 from custom_components.octopus_home_mini.statistics import statistic_id, statistic_prefix
-from tests.common import advance, settle, setup_entry
+from tests.common import advance, ours_loud, settle, setup_entry
 from tests.simulator import EXPORTNOAGREEMENT, SINGLE, SOLAR, SOLARFIXED, KrakenSimulator
 from tests.simulator.fixtures import Fixture
 
@@ -67,14 +67,6 @@ def _export_read_at(hass: HomeAssistant) -> datetime:
     read_at = entry.runtime_data.coordinator.meter.export.accepted_at
     assert read_at is not None
     return read_at
-
-
-def _ours_loud(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [
-        r.getMessage()
-        for r in caplog.get_records("call")
-        if r.name.startswith("custom_components.octopus_home_mini") and r.levelno >= logging.WARNING
-    ]
 
 
 class Watch:
@@ -208,7 +200,7 @@ async def test_sunny_agile_day_with_a_restart_and_a_three_hour_outage(
     assert _value(hass, SOLAR, "export_rate") * 100 == sim.unit_rate_pence(
         SOLAR.account_number, dt_util.utcnow(), fuel="export"
     )
-    assert _ours_loud(caplog) == []
+    assert ours_loud(caplog) == []
 
 
 async def test_fixed_export_tariff(
@@ -257,7 +249,7 @@ async def test_no_export_agreement_adds_nothing(
     start = LONDON_MIDNIGHT
     assert await _hours(hass, fixture, "export_compensation", start, start + 12 * HOUR) == {}
     assert not [p for p in sim.rest_requests if "OUTGOING" in p]
-    assert _ours_loud(caplog) == []
+    assert ours_loud(caplog) == []
 
 
 async def test_export_agreement_without_an_export_register(
@@ -283,7 +275,7 @@ async def test_export_agreement_without_an_export_register(
         if r.levelno == logging.INFO and "no export register" in r.getMessage()
     ]
     assert len(told) == 1
-    assert _ours_loud(caplog) == []
+    assert ours_loud(caplog) == []
 
 
 async def test_an_export_agreement_that_begins_brings_its_entities(
