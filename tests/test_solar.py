@@ -178,6 +178,8 @@ async def test_sunny_agile_day_with_a_restart_and_a_three_hour_outage(
     watch = Watch(hass, sim, SOLAR)
     await settle(hass, freezer)  # the back-fill of this month and last
     watch.exact()
+    # Agile Outgoing's past days are priced in one REST request, once the days are in.
+    assert len([p for p in sim.rest_requests if "OUTGOING" in p]) == 1
     await _run(hass, freezer, watch, 40)
     assert await hass.config_entries.async_reload(entry.entry_id)  # a restart at ~11:00
     await hass.async_block_till_done()
