@@ -5,6 +5,7 @@ import logging
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.recorder import Recorder
 from homeassistant.const import CONF_API_KEY
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
@@ -105,3 +106,12 @@ def ours_loud(caplog: pytest.LogCaptureFixture) -> list[str]:
         for r in caplog.get_records("call")
         if r.name.startswith("custom_components.octopus_home_mini") and r.levelno >= logging.WARNING
     ]
+
+
+@pytest.fixture(name="auto_enable_custom_integrations")
+def recorder_first(recorder_mock: Recorder, enable_custom_integrations: None) -> None:
+    """For modules that check statistics: the recorder must start before `hass`.
+
+    Imported into such a module, it takes the place of conftest's autouse fixture of the same
+    name there (and only there).
+    """

@@ -3,7 +3,6 @@
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.components.recorder import Recorder
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
@@ -14,18 +13,15 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
-from tests.common import advance, setup_entry
+from tests.common import (
+    advance,
+    recorder_first,  # noqa: F401 - the recorder-first fixture
+    setup_entry,
+)
 from tests.simulator import KrakenSimulator
 
 CONSUMPTION = "sensor.home_mini_21e1234567_consumption"
 DEMAND = "sensor.home_mini_21e1234567_demand"
-
-
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations(
-    recorder_mock: Recorder, enable_custom_integrations: None
-) -> None:
-    """The recorder must start before `hass`, so it comes first here."""
 
 
 async def compile_statistics(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.energy import data as energy_data, validate as energy_validate
-from homeassistant.components.recorder import Recorder, get_instance
+from homeassistant.components.recorder import get_instance
 from homeassistant.components.recorder.statistics import statistics_during_period
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
@@ -34,7 +34,12 @@ from custom_components.octopus_home_mini.const import (
 )
 from custom_components.octopus_home_mini.sensor import gas_volume_m3
 from custom_components.octopus_home_mini.statistics import statistic_id, statistic_prefix
-from tests.common import advance, max_requests_in_any_hour, setup_entry
+from tests.common import (
+    advance,
+    max_requests_in_any_hour,
+    recorder_first,  # noqa: F401 - the recorder-first fixture
+    setup_entry,
+)
 from tests.simulator import DUAL, GASDUP, GASONLY, KrakenSimulator
 from tests.simulator.fixtures import Fixture
 
@@ -43,13 +48,6 @@ MIDNIGHT = datetime(2026, 3, 14, tzinfo=UTC)  # GMT
 
 
 pytestmark = pytest.mark.usefixtures("london")
-
-
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations(
-    recorder_mock: Recorder, enable_custom_integrations: None
-) -> None:
-    """The recorder starts before `hass`: gas statistics are checked too."""
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import itertools
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.components.recorder import Recorder, get_instance
+from homeassistant.components.recorder import get_instance
 from homeassistant.components.recorder.models import (
     StatisticData,
     StatisticMeanType,
@@ -36,7 +36,13 @@ from custom_components.octopus_home_mini.statistics import (
     statistic_prefix,
 )
 from custom_components.octopus_home_mini.tariff import product_code_of
-from tests.common import advance, entry_for, settle, setup_entry
+from tests.common import (
+    advance,
+    entry_for,
+    recorder_first,  # noqa: F401 - the recorder-first fixture
+    settle,
+    setup_entry,
+)
 from tests.simulator import GASONLY, SINGLE, KrakenSimulator
 from tests.test_gas import gas_entry
 
@@ -46,13 +52,6 @@ START = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
 PREFIX = "sensor.home_mini_21e1234567_"
 
 pytestmark = pytest.mark.usefixtures("london")
-
-
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations(
-    recorder_mock: Recorder, enable_custom_integrations: None
-) -> None:
-    """The recorder starts before `hass`."""
 
 
 async def test_upgrade_from_the_format_before_the_ledger(

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.components.recorder import Recorder, get_instance
+from homeassistant.components.recorder import get_instance
 from homeassistant.components.recorder.statistics import statistics_during_period
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
@@ -31,7 +31,12 @@ from custom_components.octopus_home_mini.store import (
     ledger_to_json,
     load_meter,
 )
-from tests.common import advance, ours_loud, setup_entry
+from tests.common import (
+    advance,
+    ours_loud,
+    recorder_first,  # noqa: F401 - the recorder-first fixture
+    setup_entry,
+)
 from tests.simulator import SINGLE, KrakenSimulator
 
 type Sim = tuple[KrakenSimulator, str]
@@ -43,13 +48,6 @@ ONE_HUNDREDTH_PENNY = Decimal("0.01")
 
 
 pytestmark = pytest.mark.usefixtures("london")
-
-
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations(
-    recorder_mock: Recorder, enable_custom_integrations: None
-) -> None:
-    """The recorder must start before `hass`: the statistics are part of what is checked."""
 
 
 @pytest.fixture

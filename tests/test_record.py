@@ -10,12 +10,16 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.components.recorder import Recorder
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 import pytest
 
-from tests.common import advance, ours_loud, setup_entry
+from tests.common import (
+    advance,
+    ours_loud,
+    recorder_first,  # noqa: F401 - the recorder-first fixture
+    setup_entry,
+)
 from tests.test_ledger import (
     DEVICE,
     LONDON_MIDNIGHT,
@@ -32,13 +36,6 @@ pytestmark = pytest.mark.usefixtures("london")
 
 BEHAVIOURS = [("whole", False), ("own", False), ("whole", True), ("own", True)]
 IDS = ["whole-delta", "own-delta", "whole-delta-buffered", "own-delta-buffered"]
-
-
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations(
-    recorder_mock: Recorder, enable_custom_integrations: None
-) -> None:
-    """The recorder must start before `hass`: the hours are part of what is checked."""
 
 
 @pytest.fixture

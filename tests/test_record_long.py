@@ -11,12 +11,17 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.components.recorder import Recorder
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 import pytest
 
-from tests.common import advance, ours_loud, settle, setup_entry
+from tests.common import (
+    advance,
+    ours_loud,
+    recorder_first,  # noqa: F401 - the recorder-first fixture
+    settle,
+    setup_entry,
+)
 from tests.test_ledger import (
     ONE_WH,
     Sim,
@@ -32,13 +37,6 @@ pytestmark = pytest.mark.usefixtures("london")
 #: UK clocks go forward at 01:00 UTC on Sunday 29 March 2026.
 HOUR = timedelta(hours=1)
 SATURDAY_EVENING = datetime(2026, 3, 28, 21, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations(
-    recorder_mock: Recorder, enable_custom_integrations: None
-) -> None:
-    """The recorder must start before `hass`: the hours are part of what is checked."""
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from functools import partial
 import logging
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.components.recorder import Recorder
 from homeassistant.components.recorder.statistics import get_metadata
 from homeassistant.const import STATE_UNAVAILABLE, Platform
 from homeassistant.core import HomeAssistant
@@ -26,7 +25,13 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 
 from custom_components.octopus_home_mini.const import DOMAIN
 from custom_components.octopus_home_mini.statistics import statistic_id, statistic_prefix
-from tests.common import advance, ours_loud, settle, setup_entry
+from tests.common import (
+    advance,
+    ours_loud,
+    recorder_first,  # noqa: F401 - the recorder-first fixture
+    settle,
+    setup_entry,
+)
 from tests.simulator import EXPORTNOAGREEMENT, SINGLE, SOLAR, SOLARFIXED, KrakenSimulator
 from tests.simulator.fixtures import Fixture
 
@@ -38,13 +43,6 @@ HOUR = timedelta(hours=1)
 EXPORT_KEYS = ("export_today", "export_earnings_today", "net_cost_today", "export_rate")
 
 pytestmark = pytest.mark.usefixtures("london")
-
-
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations(
-    recorder_mock: Recorder, enable_custom_integrations: None
-) -> None:
-    """The recorder starts before `hass`: the hours are part of what is checked."""
 
 
 @pytest.fixture
