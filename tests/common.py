@@ -73,7 +73,10 @@ async def settle(hass: HomeAssistant, freezer: FrozenDateTimeFactory, limit: int
     for slot in range(limit):
         links = {id(e.runtime_data.link): e.runtime_data.link for e in _loaded(hass)}
         now = dt_util.utcnow()
-        if not any(m.due(now) for link in links.values() for m in link.coordinators):
+        if not any(
+            link.discovery_due(now) or any(m.due(now) for m in link.coordinators)
+            for link in links.values()
+        ):
             return slot
         await advance(hass, freezer, 30)
     raise AssertionError(f"still busy after {limit} slots")

@@ -10,27 +10,43 @@ a slot lent to other work, so every 10-s sample is still kept.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 import random
 from typing import Any, Protocol
 
+from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY, ConfigEntry
 from homeassistant.const import CONF_API_KEY
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import discovery_flow
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
-from .api import Allowance, KrakenClient, KrakenError, KrakenInvalidResponseError
+from .api import (
+    Allowance,
+    Fuel,
+    KrakenClient,
+    KrakenError,
+    KrakenInvalidResponseError,
+    KrakenRateLimitError,
+    SmartMeter,
+)
 from .budget import RequestBudget
 from .const import (
     ACCOUNT_REQUESTS_PER_HOUR,
     BACKOFF_MAX,
     CONF_ACCOUNT_NUMBER,
     CONF_API_URL,
+    CONF_DEVICE_ID,
+    CONF_EXPORT_DEVICE_ID,
+    CONF_FUEL,
+    CONF_MPAN,
+    CONF_MPRN,
+    CONF_SERIAL_NUMBER,
     DEFAULT_API_URL,
     DOMAIN,
     LOGGER,
@@ -45,6 +61,8 @@ SPARE_FOR_TOKEN = 1
 LIVE_MAX_WAIT = 2
 #: Kraken's own count of the account's points is read this often, in a request of its own.
 ALLOWANCE_EVERY = timedelta(minutes=30)
+#: The account's meters not set up are looked for this long after its first meter starts.
+DISCOVER_AFTER = timedelta(minutes=10)
 #: While Kraken says the allowance is low, only every this many slots sends a request.
 LOW_ALLOWANCE_STRETCH = 2
 
@@ -58,10 +76,11 @@ class Job(StrEnum):
     FILL = "fill"  # HALF_HOURLY rows for half hours Home Assistant did not see
     RATES = "rates"  # published unit rates the tariff no longer covers
     ALLOWANCE = "allowance"  # Kraken's count of the account's points (rateLimitInfo)
+    DISCOVER = "discover"  # the account's other meters with a Home Mini, to offer for setup
 
 
 #: Work other than live electricity, most urgent first.
-URGENCY: tuple[Job, ...] = (Job.GAS, Job.TARIFF, Job.FILL, Job.RATES)
+URGENCY: tuple[Job, ...] = (Job.GAS, Job.TARIFF, Job.FILL, Job.RATES, Job.DISCOVER)
 
 
 class Meter(Protocol):
@@ -104,6 +123,12 @@ class AccountLink:
     allowance_read_at: datetime | None = None
     allowance_supported: bool | None = None
     slots: int = 0
+    #: The account, for offering its other meters: (API URL, account number).
+    account: tuple[str, str] | None = None
+    #: Meters of the account not set up, still to check for a reporting Home Mini; None
+    #: until the account is read (once per start, in a slot nothing else needs).
+    unoffered: list[SmartMeter] | None = None
+    started_at: datetime | None = None
     _unsubscribe: Callable[[], None] | None = None
     _busy: bool = False
     _hass: HomeAssistant | None = None
@@ -115,6 +140,7 @@ class AccountLink:
         self.coordinators.append(meter)
         self.waited[id(meter)] = 0  # its first refresh read it just now
         self._hass = hass
+        self.started_at = self.started_at or dt_util.utcnow()
         self.retime()
 
     def retime(self) -> None:
@@ -159,11 +185,13 @@ class AccountLink:
             return longest, Job.LIVE
         if self._allowance_due(now):
             return None, Job.ALLOWANCE
-        ranked = [
+        ranked: list[tuple[int, int, Meter | None, Job]] = [
             (URGENCY.index(job), index, m, job)
             for index, m in enumerate(meters)
             if (job := m.due(now))
         ]
+        if self.discovery_due(now):
+            ranked.append((URGENCY.index(Job.DISCOVER), -1, None, Job.DISCOVER))
         if ranked:
             _, _, meter, job = min(ranked, key=lambda r: r[:2])
             return meter, job
@@ -203,6 +231,8 @@ class AccountLink:
             self.sent[job] = self.sent.get(job, 0) + 1
             if job is Job.ALLOWANCE:
                 await self.async_read_allowance()
+            elif job is Job.DISCOVER:
+                await self.async_discover()
         for each in list(self.coordinators):
             if each in self.coordinators:  # not unloaded while an earlier one ran
                 await each.async_run(chosen[1] if chosen and chosen[0] is each else None)
@@ -246,6 +276,62 @@ class AccountLink:
         elif was_low and not low:
             LOGGER.info("Octopus reports enough points again; requests are back to every slot")
 
+    # The account's other meters ------------------------------------------------------
+
+    def discovery_due(self, now: datetime) -> bool:
+        """Once per start, when the setup's own work (first reads, back-fill) has had
+        :data:`DISCOVER_AFTER`: the account's meters not set up are still to look at."""
+        return (
+            self._hass is not None
+            and self.account is not None
+            and self.unoffered != []
+            and self.started_at is not None
+            and now - self.started_at >= DISCOVER_AFTER
+        )
+
+    def _set_up(self) -> set[str | None]:
+        assert self._hass is not None
+        return set_up_meters(self._hass.config_entries.async_entries(DOMAIN))
+
+    async def async_discover(self) -> None:
+        """One request towards offering the account's meters that are not set up: first the
+        account, then each such meter's latest reading; one whose Home Mini reports is offered
+        as discovered (set up in one click, with this account's key). An ignored or set-up
+        meter costs nothing. Last in urgency, 10 minutes after the start: a few slots once per
+        start (a meter set up by hand has offered its account's others already)."""
+        assert self._hass is not None
+        assert self.account is not None
+        try:
+            if self.unoffered is None:
+                found = await self.client.get_account(self.account[1])
+                set_up = self._set_up()
+                self.unoffered = [
+                    m
+                    for m in found.telemetry_meters
+                    if not {m.device_id, m.meter_point} & set_up
+                ]
+                return
+            meter = self.unoffered[0]
+            if not {meter.device_id, meter.meter_point} & self._set_up():
+                reading = await self.client.get_latest_telemetry(meter.device_id)
+                if reading is not None:
+                    discovery_flow.async_create_flow(
+                        self._hass,
+                        DOMAIN,
+                        context={"source": SOURCE_INTEGRATION_DISCOVERY},
+                        data=discovery_data(self.account, meter),
+                    )
+        except KrakenRateLimitError as err:
+            self.back_off(err.retry_after)
+            return  # the same step again once the account may ask
+        except KrakenError as err:
+            # No Home Mini on that meter (KT-GB-4039), or Kraken failing: not offered this run.
+            LOGGER.debug("Not offering another meter of the account: %s", err)
+            if self.unoffered is None:
+                self.unoffered = []
+                return
+        self.unoffered.pop(0)
+
     # Rate limits -----------------------------------------------------------------------
 
     def online_within(self) -> timedelta:
@@ -286,6 +372,45 @@ def account_budget(hass: HomeAssistant, api_url: str, account_number: str) -> Re
     return link.budget if link else None
 
 
+def set_up_meters(entries: Iterable[ConfigEntry[Any]]) -> set[str | None]:
+    """The device ids (unique ids, ignored ones too) and meter points of these entries: a
+    meter on a set-up meter point is its replacement (the repair's), never offered anew."""
+    found: set[str | None] = set()
+    for entry in entries:
+        found |= {entry.unique_id, entry.data.get(CONF_MPAN), entry.data.get(CONF_MPRN)}
+    found.discard(None)
+    return found
+
+
+def meter_data(meter: SmartMeter) -> dict[str, str]:
+    """What an entry stores of its meter."""
+    data = {CONF_DEVICE_ID: meter.device_id, CONF_SERIAL_NUMBER: meter.serial_number}
+    if meter.fuel is Fuel.GAS:
+        return {**data, CONF_FUEL: "gas", CONF_MPRN: meter.meter_point}
+    data[CONF_MPAN] = meter.meter_point
+    if meter.export_device_id:
+        data[CONF_EXPORT_DEVICE_ID] = meter.export_device_id
+    return data
+
+
+def discovery_data(account: tuple[str, str], meter: SmartMeter) -> dict[str, str]:
+    """A meter offered for setup: its account (no key: the flow takes the account's) and
+    what its entry will store."""
+    return {CONF_API_URL: account[0], CONF_ACCOUNT_NUMBER: account[1], **meter_data(meter)}
+
+
+def discovered_meter(data: Mapping[str, Any]) -> SmartMeter:
+    """The meter of :func:`discovery_data` (or of an entry's data)."""
+    gas = data.get(CONF_FUEL) == "gas"
+    return SmartMeter(
+        device_id=data[CONF_DEVICE_ID],
+        meter_point=data[CONF_MPRN] if gas else data[CONF_MPAN],
+        serial_number=data[CONF_SERIAL_NUMBER],
+        export_device_id=data.get(CONF_EXPORT_DEVICE_ID),
+        fuel=Fuel.GAS if gas else Fuel.ELECTRICITY,
+    )
+
+
 @callback
 def async_link_for(hass: HomeAssistant, data: Mapping[str, Any]) -> AccountLink:
     """The account's link, created with its first meter; a newer key serves the whole account."""
@@ -301,7 +426,7 @@ def async_link_for(hass: HomeAssistant, data: Mapping[str, Any]) -> AccountLink:
         base_url=key[0],
         request_hook=budget.record,
     )
-    accounts[key] = link = AccountLink(client=client, budget=budget)
+    accounts[key] = link = AccountLink(client=client, budget=budget, account=key)
     return link
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 import re
 from typing import Any
 
 from homeassistant.config_entries import (
+    SOURCE_INTEGRATION_DISCOVERY,
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
@@ -16,6 +17,7 @@ from homeassistant.config_entries import (
 from homeassistant.const import CONF_API_KEY
 from homeassistant.core import callback
 from homeassistant.data_entry_flow import section
+from homeassistant.helpers import discovery_flow
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     NumberSelector,
@@ -30,7 +32,14 @@ from homeassistant.helpers.selector import (
 )
 import probatio as vol
 
-from .account import account_budget, account_key
+from .account import (
+    account_budget,
+    account_key,
+    discovered_meter,
+    discovery_data,
+    meter_data,
+    set_up_meters,
+)
 from .api import (
     Account,
     Fuel,
@@ -51,12 +60,7 @@ from .const import (
     CONF_API_URL,
     CONF_CALORIFIC_VALUE,
     CONF_DEVICE_ID,
-    CONF_EXPORT_DEVICE_ID,
-    CONF_FUEL,
     CONF_LIVE_INTERVAL,
-    CONF_MPAN,
-    CONF_MPRN,
-    CONF_SERIAL_NUMBER,
     CONF_VOLUME_FROM,
     DEFAULT_API_URL,
     DEFAULT_CALORIFIC_VALUE,
@@ -138,6 +142,10 @@ def _user_schema(defaults: Mapping[str, Any], errors: Mapping[str, str]) -> vol.
     )
 
 
+#: Errors a discovered meter's one-click form cannot mend: the flow ends, saying why.
+DISCOVERY_ABORTS = frozenset({"invalid_auth", "invalid_account", "no_home_mini"})
+
+
 def _meter_label(meter: SmartMeter) -> str:
     if meter.fuel is Fuel.GAS:
         return f"Gas · MPRN {meter.meter_point} · meter {meter.serial_number}"
@@ -165,6 +173,7 @@ class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
         """Hold what the user entered between steps."""
         self._credentials: dict[str, str] = {}
         self._meters: dict[str, SmartMeter] = {}
+        self._discovered: SmartMeter | None = None
 
     async def _account(self, credentials: Mapping[str, str]) -> tuple[KrakenClient, Account]:
         """Real calls that prove the key and the account: a token, then the account."""
@@ -183,11 +192,11 @@ class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
         return client, account
 
     @staticmethod
-    async def _reporting(client: KrakenClient, account: Account) -> list[SmartMeter]:
-        """The account's meters whose Home Mini reports now (a latest read for each)."""
+    async def _reporting(client: KrakenClient, meters: Iterable[SmartMeter]) -> list[SmartMeter]:
+        """The meters whose Home Mini reports now (a latest read for each)."""
         reporting = []
         with _flow_errors():
-            for meter in account.telemetry_meters:
+            for meter in meters:
                 try:
                     if await client.get_latest_telemetry(meter.device_id) is not None:
                         reporting.append(meter)
@@ -217,7 +226,7 @@ class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
             ),
         }
         client, account = await self._account(credentials)
-        return credentials, await self._reporting(client, account)
+        return credentials, await self._reporting(client, account.telemetry_meters)
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask for the API key and account number."""
@@ -262,11 +271,74 @@ class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
     async def _async_create(self, meter: SmartMeter) -> ConfigFlowResult:
-        await self.async_set_unique_id(meter.device_id)
+        # A user's flow wins over the same meter's offer (which ends when this entry exists).
+        await self.async_set_unique_id(meter.device_id, raise_on_progress=False)
         self._abort_if_unique_id_configured()
+        self._offer_the_others(meter)
         return self.async_create_entry(
             title=f"Home Mini {meter.serial_number}",
-            data={**self._credentials, **_meter_data(meter)},
+            data={**self._credentials, **meter_data(meter)},
+        )
+
+    def _offer_the_others(self, chosen: SmartMeter) -> None:
+        """The account's other reporting meters (gas beside electricity, most often) are
+        offered as discovered: one click each, with this key."""
+        account = account_key(self._credentials)
+        set_up = set_up_meters(self._async_current_entries())
+        for meter in self._meters.values():
+            if not {meter.device_id, meter.meter_point} & set_up and meter is not chosen:
+                discovery_flow.async_create_flow(
+                    self.hass,
+                    DOMAIN,
+                    context={"source": SOURCE_INTEGRATION_DISCOVERY},
+                    data=discovery_data(account, meter),
+                )
+
+    async def async_step_integration_discovery(
+        self, discovery_info: dict[str, Any]
+    ) -> ConfigFlowResult:
+        """Another meter of a set-up account has a Home Mini reporting: offer it."""
+        meter = discovered_meter(discovery_info)
+        await self.async_set_unique_id(meter.device_id)
+        self._abort_if_unique_id_configured()
+        self._discovered = meter
+        self._credentials = {
+            CONF_ACCOUNT_NUMBER: discovery_info[CONF_ACCOUNT_NUMBER],
+            CONF_API_URL: discovery_info[CONF_API_URL],
+        }
+        self.context["title_placeholders"] = {"name": _meter_label(meter)}
+        return await self.async_step_discovery_confirm()
+
+    async def async_step_discovery_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """One click: the account's key is taken from its set-up meters and checked again."""
+        assert self._discovered is not None
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            account = account_key(self._credentials)
+            keys = [
+                entry.data[CONF_API_KEY]
+                for entry in self._async_current_entries(include_ignore=False)
+                if account_key(entry.data) == account
+            ]
+            if not keys:
+                return self.async_abort(reason="account_removed")
+            self._credentials[CONF_API_KEY] = keys[0]
+            try:
+                client, found = await self._account(self._credentials)
+                meters = [m for m in found.telemetry_meters if m.device_id == self.unique_id]
+                reporting = await self._reporting(client, meters)
+            except _FlowError as err:
+                if err.key in DISCOVERY_ABORTS:
+                    return self.async_abort(reason=err.key)
+                errors["base"] = err.key
+            else:
+                return await self._async_create(reporting[0])
+        return self.async_show_form(
+            step_id="discovery_confirm",
+            description_placeholders={"meter": _meter_label(self._discovered)},
+            errors=errors,
         )
 
     def _share_key(self, credentials: Mapping[str, Any]) -> None:
@@ -343,16 +415,6 @@ class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
         # Defaults from the entry; after an error, what was typed (the URL sits in its section).
         schema = self.add_suggested_values_to_schema(_user_schema(entry.data, errors), user_input)
         return self.async_show_form(step_id="reconfigure", data_schema=schema, errors=errors)
-
-
-def _meter_data(meter: SmartMeter) -> dict[str, str]:
-    data = {CONF_DEVICE_ID: meter.device_id, CONF_SERIAL_NUMBER: meter.serial_number}
-    if meter.fuel is Fuel.GAS:
-        return {**data, CONF_FUEL: "gas", CONF_MPRN: meter.meter_point}
-    data[CONF_MPAN] = meter.meter_point
-    if meter.export_device_id:
-        data[CONF_EXPORT_DEVICE_ID] = meter.export_device_id
-    return data
 
 
 class HomeMiniOptionsFlow(OptionsFlow):
