@@ -161,9 +161,7 @@ async def test_an_ignored_meter_costs_nothing(
 ) -> None:
     """A meter the user ignored is not asked about: no latest reading read for it."""
     sim, url = frozen_sim
-    MockConfigEntry(domain=DOMAIN, source=SOURCE_IGNORE, unique_id=GAS.device_id).add_to_hass(
-        hass
-    )
+    MockConfigEntry(domain=DOMAIN, source=SOURCE_IGNORE, unique_id=GAS.device_id).add_to_hass(hass)
     await setup_entry(hass, url, DUAL, 0)
     await _until_discovery_done(hass, freezer)
     assert _offers(hass) == []
@@ -237,9 +235,7 @@ async def test_an_offer_that_cannot_be_mended_ends_saying_why(
     entry = await setup_entry(hass, url, DUAL, 0)
     result = await _offer(hass, url)
     if stored_key:
-        hass.config_entries.async_update_entry(
-            entry, data={**entry.data, CONF_API_KEY: stored_key}
-        )
+        hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_API_KEY: stored_key})
     if fault:
         sim.set_fault(fault)
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
@@ -283,3 +279,14 @@ async def test_an_offer_without_the_account_or_for_a_set_up_meter(
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
+
+
+async def test_a_replaced_meter_is_left_to_its_repair(hass: HomeAssistant, frozen_sim: Sim) -> None:
+    """After a meter exchange the new meter sits on the set-up MPAN: the repair's, not an offer."""
+    sim, url = frozen_sim
+    entry = await setup_entry(hass, url, DUAL, 0)
+    sim.swap_meter(DUAL.device_ids[0], "00-0A-1B-FF-FE-44-44-99", "24H4444499")
+    link = entry.runtime_data.link
+    await link.async_discover()
+    assert link.unoffered is not None
+    assert [m.device_id for m in link.unoffered] == [GAS.device_id]
