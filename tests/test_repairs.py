@@ -16,8 +16,10 @@ from homeassistant.helpers import (
 )
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.octopus_home_mini.account import Job
 from custom_components.octopus_home_mini.const import (
     CONF_DEVICE_ID,
     CONF_EXPORT_DEVICE_ID,
@@ -45,10 +47,14 @@ def account_lookups(sim: KrakenSimulator) -> int:
     return sum(1 for r in sim.requests if r.operation_name == "Account")
 
 
+@pytest.mark.parametrize("minutes", [50, 170], ids=["fixed-in-50-min", "fixed-in-170-min"])
 async def test_meter_exchange_is_fixed_in_place(
-    hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory, minutes: int
 ) -> None:
-    """Old meter gone (KT-GB-4050), new one on the MPAN: repair, fix, same entity ids, live."""
+    """Old meter gone (KT-GB-4050), new one on the MPAN: repair, fix, same entity ids, live.
+
+    Confirmed within the hour a live window reaches back over, or hours later: either way
+    today holds the old meter's energy to its last reading and the new meter's since."""
     sim, url = frozen_sim
     assert await async_setup_component(hass, "repairs", {})
     entry = await setup_entry(hass, url)
@@ -66,7 +72,7 @@ async def test_meter_exchange_is_fixed_in_place(
     swapped_at = dt_util.utcnow()
     sim.swap_meter(OLD, NEW, NEW_SERIAL)
     lookups = account_lookups(sim)
-    for _ in range(100):  # 50 minutes of failing polls before the user confirms
+    for _ in range(minutes * 2):  # failing polls before the user confirms
         await advance(hass, freezer, 30)
     assert hass.states.get(CONSUMPTION).state == STATE_UNAVAILABLE
     issue = issue_for(hass, entry)
@@ -104,12 +110,27 @@ async def test_meter_exchange_is_fixed_in_place(
     assert issue_for(hass, entry) is None
     assert ir.async_get(hass).async_get_issue(DOMAIN, f"home_mini_missing_{entry.entry_id}") is None
     # Case 5 of the record issue: the minutes between the swap and the fix are read from the
-    # new meter; today is the old meter's energy to its last reading plus the new meter's since.
-    await advance(hass, freezer, 30)
+    # new meter; today is the old meter's energy to its last reading plus the new meter's since
+    # (hours after the swap, once the half hours in between are filled).
+    # The budget's hour still holds the failing polls: the first slots may send nothing.
+    link = entry.runtime_data.link
+    for _ in range(10):
+        await advance(hass, freezer, 30)
+        if link.sent.get(Job.LIVE):
+            break
+    await settle(hass, freezer)
     newest = entry.runtime_data.coordinator.data.newest.read_at + timedelta(seconds=1)
     new_today = sim.true_energy_wh(NEW, swapped_at, newest)
     today = Decimal(hass.states.get("sensor.home_mini_21e1234567_consumption_today").state)
     assert abs(today * 1000 - (old_today + new_today)) <= 1
+    # The swap's hour holds both meters' parts (the new meter's row alone lacks the old's).
+    hour = swapped_at.replace(minute=0, second=0)
+    both = sim.true_energy_wh(OLD, hour, last_old + timedelta(seconds=1)) + sim.true_energy_wh(
+        NEW, swapped_at, hour + timedelta(hours=1)
+    )
+    buckets = entry.runtime_data.coordinator.meter.ledger.buckets
+    held = sum(buckets[hour + timedelta(minutes=m)].import_wh for m in (0, 30))
+    assert abs(held - both) <= 1
 
     await advance(hass, freezer, 30)
     truth = sim.latest_readable(NEW)

@@ -129,6 +129,9 @@ class Ledger:
         #: The buckets' starts in order, for range sums without sorting.
         self._starts: list[datetime] = []
         self.pending: set[datetime] = set()
+        #: Half hours no row may settle: a meter was exchanged within them, and the new meter's
+        #: row lacks the old meter's part (this run; their readings are the whole record).
+        self.rowless: set[datetime] = set()
         #: The export register at the end of the newest half hour pruned away.
         self.export_anchor: Decimal | None = None
         #: Earliest bucket changed since the statistics last took the changes.
@@ -252,6 +255,8 @@ class Ledger:
     def mark_pending(self, start: datetime, end: datetime) -> None:
         """Half hours in [start, end) that Home Assistant did not see: fill them from Kraken."""
         for bucket in half_hours(start, end):
+            if bucket in self.rowless:
+                continue
             if not (existing := self.buckets.get(bucket)) or not existing.final:
                 self.pending.add(bucket)
 

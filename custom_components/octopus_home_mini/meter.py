@@ -168,6 +168,9 @@ class MeterState:
         self.session = Session(started=now, counts_from=now)
         #: Newest reading time counted before a restart (the gap after it is filled).
         self.resume_after: datetime | None = None
+        #: A new meter (an exchange) is read from here: the rest of the old meter's last
+        #: half hour comes from the new meter's 10-s readings, since its row lacks the old part.
+        self.exchanged_from: datetime | None = None
         #: Live windows have been read without a break up to here (this run).
         self.covered_until: datetime | None = None
         self.samples_received = 0
@@ -185,6 +188,15 @@ class MeterState:
         """
         newest = self.newest.read_at if self.newest else self.resume_after
         current = bucket_start(now - ONLINE_MAX_AGE)
+        if (swapped := self.exchanged_from) is not None:
+            self.exchanged_from = None
+            if swapped < min(current, now - MAX_LIVE_WINDOW):
+                # Confirmed late: first the rest of the swap's half hour, 10-s readings (the new
+                # meter's row lacks the old meter's part, so it never settles that half hour);
+                # the half hours after it from rows.
+                self.ledger.pending.discard(bucket_start(swapped))
+                self.ledger.rowless.add(bucket_start(swapped))
+                return swapped - OVERLAP, bucket_start(swapped) + BUCKET
         # After a start the buffer is empty: the first poll refills the Live card's window.
         refill = now - SAMPLE_BUFFER if self.newest is None else now
         if newest is not None and newest >= min(current, now - MAX_LIVE_WINDOW):

@@ -162,6 +162,8 @@ def load_meter(meter: MeterState, stored: Stored) -> None:
         datetime.fromisoformat(k): Decimal(v) for k, v in stored.get("export_rates", {}).items()
     }
     meter.resume_after = _parse_time(stored.get("counted_through"))
+    if "consumption" not in stored:  # kept across a meter exchange (no old registers)
+        meter.exchanged_from = meter.resume_after
 
 
 # The parts -------------------------------------------------------------------------------
