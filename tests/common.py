@@ -74,7 +74,7 @@ async def settle(hass: HomeAssistant, freezer: FrozenDateTimeFactory, limit: int
         links = {id(e.runtime_data.link): e.runtime_data.link for e in _loaded(hass)}
         now = dt_util.utcnow()
         if not any(
-            link.discovery_due(now) or any(m.due(now) for m in link.coordinators)
+            link.discovery_due() or any(m.due(now) for m in link.coordinators)
             for link in links.values()
         ):
             return slot

@@ -26,6 +26,7 @@ class FakeMeter:
     """A meter with a queue of work; records what each slot gave it."""
 
     gas: bool = False
+    healthy: bool = True
     work: list[Job] = field(default_factory=list)
     ran: list[Job | None] = field(default_factory=list)
 

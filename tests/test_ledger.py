@@ -415,3 +415,50 @@ def test_pruning_keeps_the_session_and_prices() -> None:
     quiet = MeterState(T0)
     load_meter(quiet, dump(meter, StatisticsState(), []))  # restarted, no reading yet
     assert quiet.counted_through == meter.counted_through  # where to resume is kept
+
+
+@pytest.mark.parametrize(
+    ("max_range", "node_count", "within"),
+    [
+        (None, "rows", timedelta(minutes=30)),
+        (None, "fields", timedelta(minutes=30)),
+        # A Kraken that serves at most a day (or two) a request: ranges halve, nothing is lost.
+        (timedelta(days=2), "fields", timedelta(minutes=40)),
+        (timedelta(days=1), "fields", timedelta(minutes=50)),
+    ],
+    ids=["no-range-limit", "nodes-per-field", "two-days-at-most", "one-day-at-most"],
+)
+async def test_two_months_back_filled_in_half_an_hour(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    socket_enabled: None,
+    max_range: timedelta | None,
+    node_count: str,
+    within: timedelta,
+) -> None:
+    """Kraken keeps 62 days: everything from the start of last month is back-filled, four days
+    a request, within 30 minutes; a Kraken that refuses long ranges gets smaller ones."""
+    from tests.simulator import run_simulator  # noqa: PLC0415
+
+    asyncio.get_running_loop().set_debug(False)
+    start = datetime(2026, 3, 30, 11, 10, tzinfo=UTC)
+    freezer.move_to(start)
+    sim = KrakenSimulator(retention_days=62)
+    sim.max_range, sim.node_count = max_range, node_count
+    async with run_simulator(sim) as url:
+        entry = await setup_entry(hass, url)
+        ledger = entry.runtime_data.coordinator.meter.ledger
+        for _ in range(200):
+            await advance(hass, freezer, 30)
+            if not ledger.pending:
+                break
+        assert not ledger.pending
+        assert dt_util.utcnow() - start <= within
+        history = [r for r in sim.requests if r.grouping == "HALF_HOURLY"]
+        refused = [r for r in history if r.error_code]
+        assert len(history) - len(refused) <= (59 * 48) // (48 if max_range else 192) + 2
+        assert len(refused) <= (2 if max_range else 0)
+        last_month = datetime(2026, 2, 1, tzinfo=UTC)  # the start of last month in London
+        setup_half_hour = bucket_start(start)
+        totals = ledger.totals(last_month, setup_half_hour, lambda _: None)
+        assert abs(totals.import_wh - true_energy_wh(sim, last_month, setup_half_hour)) <= ONE_WH

@@ -61,8 +61,6 @@ SPARE_FOR_TOKEN = 1
 LIVE_MAX_WAIT = 2
 #: Kraken's own count of the account's points is read this often, in a request of its own.
 ALLOWANCE_EVERY = timedelta(minutes=30)
-#: The account's meters not set up are looked for this long after its first meter starts.
-DISCOVER_AFTER = timedelta(minutes=10)
 #: While Kraken says the allowance is low, only every this many slots sends a request.
 LOW_ALLOWANCE_STRETCH = 2
 
@@ -93,6 +91,10 @@ class Meter(Protocol):
     @property
     def live_interval(self) -> timedelta | None:
         """The time between slots its entry asks for (electricity), if any."""
+
+    @property
+    def healthy(self) -> bool:
+        """Whether its last requests went through (optional work waits otherwise)."""
 
     def due(self, now: datetime) -> Job | None:
         """The meter's most urgent work other than live electricity, if any is due."""
@@ -128,7 +130,6 @@ class AccountLink:
     #: Meters of the account not set up, still to check for a reporting Home Mini; None
     #: until the account is read (once per start, in a slot nothing else needs).
     unoffered: list[SmartMeter] | None = None
-    started_at: datetime | None = None
     _unsubscribe: Callable[[], None] | None = None
     _busy: bool = False
     _hass: HomeAssistant | None = None
@@ -140,7 +141,6 @@ class AccountLink:
         self.coordinators.append(meter)
         self.waited[id(meter)] = 0  # its first refresh read it just now
         self._hass = hass
-        self.started_at = self.started_at or dt_util.utcnow()
         self.retime()
 
     def retime(self) -> None:
@@ -190,7 +190,7 @@ class AccountLink:
             for index, m in enumerate(meters)
             if (job := m.due(now))
         ]
-        if self.discovery_due(now):
+        if self.discovery_due():
             ranked.append((URGENCY.index(Job.DISCOVER), -1, None, Job.DISCOVER))
         if ranked:
             _, _, meter, job = min(ranked, key=lambda r: r[:2])
@@ -278,15 +278,17 @@ class AccountLink:
 
     # The account's other meters ------------------------------------------------------
 
-    def discovery_due(self, now: datetime) -> bool:
-        """Once per start, when the setup's own work (first reads, back-fill) has had
-        :data:`DISCOVER_AFTER`: the account's meters not set up are still to look at."""
+    def discovery_due(self) -> bool:
+        """Once per start, in a slot no meter's work needs, while every meter's last request
+        went through: the account's meters not set up are still to look at."""
         return (
             self._hass is not None
             and self.account is not None
-            and self.unoffered != []
-            and self.started_at is not None
-            and now - self.started_at >= DISCOVER_AFTER
+            and (
+                bool(self.unoffered)
+                or (self.unoffered is None and self.account not in self._hass.data.get(LOOKED, ()))
+            )
+            and all(m.healthy for m in self.coordinators)
         )
 
     def _set_up(self) -> set[str | None]:
@@ -297,18 +299,17 @@ class AccountLink:
         """One request towards offering the account's meters that are not set up: first the
         account, then each such meter's latest reading; one whose Home Mini reports is offered
         as discovered (set up in one click, with this account's key). An ignored or set-up
-        meter costs nothing. Last in urgency, 10 minutes after the start: a few slots once per
-        start (a meter set up by hand has offered its account's others already)."""
+        meter costs nothing. Last in urgency: a few slots once per start, lent by live (a meter
+        set up by hand has offered its account's others already)."""
         assert self._hass is not None
         assert self.account is not None
         try:
             if self.unoffered is None:
                 found = await self.client.get_account(self.account[1])
                 set_up = self._set_up()
+                self._hass.data.setdefault(LOOKED, set()).add(self.account)
                 self.unoffered = [
-                    m
-                    for m in found.telemetry_meters
-                    if not {m.device_id, m.meter_point} & set_up
+                    m for m in found.telemetry_meters if not {m.device_id, m.meter_point} & set_up
                 ]
                 return
             meter = self.unoffered[0]
@@ -359,6 +360,11 @@ class AccountLink:
 #: The accounts with a loaded meter, by (API URL, account number): one link per account,
 #: whichever key each meter was set up with.
 ACCOUNTS: HassKey[dict[tuple[str, str], AccountLink]] = HassKey(DOMAIN)
+
+
+#: The accounts whose meters this run has looked at for offering (once per start, not per
+#: reload).
+LOOKED: HassKey[set[tuple[str, str]]] = HassKey(f"{DOMAIN}_looked")
 
 
 def account_key(data: Mapping[str, Any]) -> tuple[str, str]:

@@ -19,8 +19,10 @@ from .api import (
     Fuel,
     KrakenAuthenticationError,
     KrakenError,
+    KrakenInvalidResponseError,
     KrakenNoHomeMiniError,
     KrakenRateLimitError,
+    KrakenRequestError,
     TariffKind,
     TelemetryGrouping,
 )
@@ -71,6 +73,13 @@ ISSUE_EXCHANGED = "meter_exchanged"
 RETENTION_CODE = "KT-GB-4051"
 #: A history range that fails this often (other than for retention) is given up.
 FILL_ATTEMPTS = 5
+#: Half hours asked for in one HALF_HOURLY request: four days (192 rows, ~1,500 nodes of
+#: Kraken's 10,000), so two months back-fill in under 30 minutes. Kraken publishes no range
+#: limit: a refused range is halved, down to one day, before it counts as a failure.
+FILL_BUCKETS = 192
+FILL_BUCKETS_MIN = 48
+#: Answers that refuse the request itself, not a passing trouble.
+REFUSALS = (KrakenRequestError, KrakenInvalidResponseError)
 #: Below this a range refused for retention is not halved again.
 RETENTION_RETRY_MIN = timedelta(hours=3)
 #: How long the "meter exchanged" notice stays up unless dismissed.
@@ -128,6 +137,8 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         self._export_missing_told = False
         self._unearned_cache: tuple[tuple[object, ...], list[datetime]] | None = None
         self._fill_failures: dict[datetime, int] = {}
+        #: Half hours per history request (halved while Kraken refuses the size).
+        self.fill_buckets = FILL_BUCKETS
         self._mini_online: bool | None = None
 
     @property
@@ -146,6 +157,11 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             return
         # A new install: the history Kraken holds.
         self.meter.ledger.mark_pending(first, bucket_start(now - ONLINE_MAX_AGE))
+
+    @property
+    def healthy(self) -> bool:
+        """Whether its last requests went through (live and other work)."""
+        return self.last_update_success and dt_util.utcnow() >= self._extras_retry_at
 
     @property
     def live_interval(self) -> timedelta | None:
@@ -348,7 +364,7 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
     async def _extra(self, job: Job, now: datetime) -> None:
         if job is Job.TARIFF:
             await self._fetch_tariff(now)
-        elif job is Job.FILL and (fill := self.meter.next_fill(now)):
+        elif job is Job.FILL and (fill := self.meter.next_fill(now, self.fill_buckets)):
             await self._fill(*fill, now)
         elif job is Job.RATES and (unpriced := self._unpriced_span(now)):
             await self._fetch_rates(*unpriced)
@@ -361,23 +377,30 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         LOGGER.debug("Deferred a tariff/history request for %s: %s", delay, err)
 
     async def _fill(self, start: datetime, end: datetime, now: datetime) -> None:
-        """Kraken's HALF_HOURLY rows for half hours Home Assistant did not see (≤ a day)."""
+        """Kraken's HALF_HOURLY rows for half hours Home Assistant did not see (≤ 4 days)."""
         try:
             rows = await self.client.get_telemetry(
                 self.device_id, start, end, TelemetryGrouping.HALF_HOURLY
             )
         except KrakenError as err:
-            if err.code != RETENTION_CODE:
-                failures = self._fill_failures.get(start, 0) + 1
-                self._fill_failures[start] = failures
-                if failures >= FILL_ATTEMPTS:  # this range is refused for good: move on
-                    LOGGER.debug("Giving up on history %s to %s: %s", start, end, err)
-                    self.meter.ledger.drop_pending(start, end)
-                raise
-            # Older than Kraken keeps: try the newer half of the range once, then stop there.
-            half = bucket_start(start + (end - start) / 2)
-            self.meter.ledger.give_up(half if end - start > RETENTION_RETRY_MIN else end)
-            return
+            asked = int((end - start) / BUCKET)
+            if err.code == RETENTION_CODE:
+                # Older than Kraken keeps: try the newer half of the range once, then stop.
+                half = bucket_start(start + (end - start) / 2)
+                self.meter.ledger.give_up(half if end - start > RETENTION_RETRY_MIN else end)
+                return
+            if isinstance(err, REFUSALS) and asked > FILL_BUCKETS_MIN:
+                # The request itself refused (a node or complexity limit, a range too long for
+                # this Kraken): smaller ranges from now on, down to a day.
+                self.fill_buckets = max(FILL_BUCKETS_MIN, min(self.fill_buckets, asked // 2))
+                LOGGER.debug("History refused (%s); asking %s half hours at a time", err, asked)
+                return
+            failures = self._fill_failures.get(start, 0) + 1
+            self._fill_failures[start] = failures
+            if failures >= FILL_ATTEMPTS:  # this range is refused for good: move on
+                LOGGER.debug("Giving up on history %s to %s: %s", start, end, err)
+                self.meter.ledger.drop_pending(start, end)
+            raise
         self.meter.apply_history(rows, start, end, now)
 
     def _unpriced_span(self, now: datetime) -> tuple[bool, datetime, datetime] | None:

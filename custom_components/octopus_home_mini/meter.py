@@ -222,10 +222,10 @@ class MeterState:
         self.resume_after = None
         return start, now
 
-    def next_fill(self, now: datetime) -> tuple[datetime, datetime] | None:
-        """The half hours to ask Kraken for next, if any are ready."""
+    def next_fill(self, now: datetime, most: int = 48) -> tuple[datetime, datetime] | None:
+        """The next ``most`` half hours (or fewer) to ask Kraken for, if any are ready."""
         heard = None if self.gas or self.newest is None else self.newest.read_at
-        return self.ledger.next_fill(now, heard)
+        return self.ledger.next_fill(now, heard, most)
 
     def apply_history(
         self, rows: list[TelemetryReading], start: datetime, end: datetime, now: datetime

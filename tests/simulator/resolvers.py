@@ -137,6 +137,12 @@ def resolve_token(_root: object, info: GraphQLResolveInfo, **args: Any) -> dict[
     return result
 
 
+#: Kraken's documented cap on the nodes of one response (API.md §5.4), and how many nodes a
+#: telemetry row may count for [INF: how Kraken counts is not published].
+MAX_NODES = 10_000
+NODES_PER_ROW = {"rows": 1, "fields": 8}
+
+
 def resolve_telemetry(_root: object, info: GraphQLResolveInfo, **args: Any) -> list[dict[str, Any]]:
     """Query.smartMeterTelemetry: latest sample, or a grouped range."""
     fixture = _viewer(info, telemetry=True)
@@ -154,6 +160,8 @@ def resolve_telemetry(_root: object, info: GraphQLResolveInfo, **args: Any) -> l
     if start is not None and end is not None:
         if end <= start:
             raise errors.RANGE_INVERTED.error()
+        if sim.max_range is not None and end - start > sim.max_range:
+            raise errors.TOO_MANY_NODES.error()
         if start < now - sim.retention:
             raise errors.RANGE_TOO_OLD.error()
     gas = sim.gas_telemetry_meter(device.device_id)
@@ -175,6 +183,8 @@ def resolve_telemetry(_root: object, info: GraphQLResolveInfo, **args: Any) -> l
         )
     except TooManyRowsError:
         raise errors.TOO_MANY_NODES.error() from None
+    if len(rows) * NODES_PER_ROW[sim.node_count] > MAX_NODES:
+        raise errors.TOO_MANY_NODES.error()
     sim.served(device.device_id, first, stop)
     return _without_export(rows) if device.device_id in sim.export_unreported else rows
 

@@ -85,6 +85,12 @@ class KrakenSimulator:
         #: Meters whose Mini sends ``export: null`` although the meter exports (API.md §4.3:
         #: "not all meters report it").
         self.export_unreported: set[str] = set()
+        #: Kraken's limits on one telemetry range [UNKNOWN: API.md §4.4 gives no number]:
+        #: ``max_range`` refuses a longer range (KT-CT-1189, as a node limit would); the
+        #: 10,000-node cap counts one node per row (``node_count`` "rows") or one per selected
+        #: field and one for the row ("fields": 8 a row for the integration's selection).
+        self.max_range: timedelta | None = None
+        self.node_count = "rows"
         #: The path of every REST request (tariff rates), in order.
         self.rest_requests: list[str] = []
         #: The points allowance (API.md §5.4): per hour, and what one request costs [INF: the
