@@ -5,7 +5,7 @@ from __future__ import annotations
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryError
-from homeassistant.helpers import config_validation as cv, issue_registry as ir
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
 from .account import async_forget, async_link_for
@@ -13,6 +13,7 @@ from .api import KrakenInvalidUrlError
 from .card import async_register_card
 from .const import DOMAIN
 from .coordinator import HomeMiniConfigEntry, HomeMiniCoordinator, HomeMiniRuntimeData
+from .issues import async_clear
 from .store import meter_store
 from .websocket_api import async_register_commands
 
@@ -62,7 +63,4 @@ async def async_unload_entry(hass: HomeAssistant, entry: HomeMiniConfigEntry) ->
 async def async_remove_entry(hass: HomeAssistant, entry: HomeMiniConfigEntry) -> None:
     """Deleting a meter deletes its stored session, counting position and repairs."""
     await meter_store(hass, entry.entry_id).async_remove()
-    suffix = f"_{entry.entry_id}"
-    for domain, issue_id in list(ir.async_get(hass).issues):
-        if domain == DOMAIN and issue_id.endswith(suffix):
-            ir.async_delete_issue(hass, DOMAIN, issue_id)
+    async_clear(hass, entry.entry_id)

@@ -9,7 +9,6 @@ from decimal import Decimal
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
@@ -49,9 +48,10 @@ from .const import (
     is_gas,
     meter_point,
 )
+from .exchange import async_look_for_replacement
+from .issues import ISSUE_EXCHANGED, ISSUE_MISSING, ISSUE_NOT_REPORTING, MeterIssues
 from .ledger import BUCKET, bucket_start, half_hours
 from .meter import HomeMiniData, MeterState, previous_month_start
-from .repairs import async_look_for_replacement
 from .statistics import StatisticsState
 from .store import (
     SAVE_DELAY,
@@ -66,9 +66,6 @@ from .tariff import product_code_of, rates_cover
 
 type HomeMiniConfigEntry = ConfigEntry[HomeMiniRuntimeData]
 
-ISSUE_NOT_REPORTING = "home_mini_not_reporting"
-ISSUE_MISSING = "home_mini_missing"
-ISSUE_EXCHANGED = "meter_exchanged"
 #: Kraken's answer for a range that starts before the telemetry it keeps.
 RETENTION_CODE = "KT-GB-4051"
 #: A history range that fails this often (other than for retention) is given up.
@@ -118,7 +115,7 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         self.client = link.client
         self._job: Job | None = None
         self._started = dt_util.utcnow()
-        self._issues: set[str] = set()
+        self.issues = MeterIssues(hass, entry)
         self.device_id: str = entry.data[CONF_DEVICE_ID]
         #: A gas meter reports each half hour once: it is asked only when a row is due.
         self.gas = is_gas(entry.data)
@@ -212,8 +209,10 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
                 retry_after=self.link.back_off(err.retry_after),
             ) from err
         except KrakenNoHomeMiniError as err:
-            self._set_issue(ISSUE_MISSING, active=True)
-            await async_look_for_replacement(self.hass, self.config_entry, self.link)
+            self.issues.set(ISSUE_MISSING, active=True)
+            await async_look_for_replacement(
+                self.hass, self.config_entry, self.link.client, self.link.budget
+            )
             raise UpdateFailed(translation_domain=DOMAIN, translation_key="no_home_mini") from err
         except KrakenError as err:
             raise UpdateFailed(
@@ -222,7 +221,7 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
                 translation_placeholders={"error": str(err)},
             ) from err
         self.link.succeeded()
-        self._set_issue(ISSUE_MISSING, active=False)
+        self.issues.set(ISSUE_MISSING, active=False)
         return data
 
     def _note_issues(self, data: HomeMiniData, now: datetime) -> None:
@@ -241,9 +240,9 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             data.online_within if self.gas else max(STALE_REPAIR_AFTER, 2 * data.online_within)
         )
         heard = data.newest.read_at if data.newest else self._started
-        self._set_issue(ISSUE_NOT_REPORTING, active=now - heard >= quiet_for)
+        self.issues.set(ISSUE_NOT_REPORTING, active=now - heard >= quiet_for)
         exchanged = self.meter.consumption.exchanged_at
-        self._set_issue(
+        self.issues.set(
             ISSUE_EXCHANGED, active=exchanged is not None and now - exchanged < EXCHANGE_NOTICE
         )
 
@@ -257,26 +256,6 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
                     "Home Mini %s has sent no reading for 3 minutes", self.config_entry.title
                 )
         self._mini_online = online
-
-    def _set_issue(self, key: str, *, active: bool) -> None:
-        """Raise or clear one of this meter's repair issues (only on a change)."""
-        if active == (key in self._issues):
-            return
-        issue_id = f"{key}_{self.config_entry.entry_id}"
-        if active:
-            self._issues.add(key)
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                issue_id,
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key=key,
-                translation_placeholders={"meter": self.config_entry.title},
-            )
-        else:
-            self._issues.discard(key)
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
 
     async def _poll(self, job: Job) -> HomeMiniData:
         """The meter's own readings: live electricity, or a gas meter's newest rows."""

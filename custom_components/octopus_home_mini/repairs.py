@@ -1,4 +1,4 @@
-"""Meter exchange: find the new meter on the same MPAN, and a repair that moves the entry to it.
+"""The fix for a meter exchange: move the entry to the new meter (found by ``exchange``).
 
 The entry keeps its entity ids (so the Energy panel's history stays attached); the new meter's
 register starts a new ``total_increasing`` cycle.
@@ -6,92 +6,22 @@ register starts a new ``total_increasing`` cycle.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from homeassistant.components.repairs import RepairsFlow, RepairsFlowResult
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import (
-    device_registry as dr,
-    entity_registry as er,
-    issue_registry as ir,
-)
-from homeassistant.util import dt as dt_util
-from homeassistant.util.hass_dict import HassKey
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 
-from .api import Fuel, KrakenError, SmartMeter
 from .const import (
-    CONF_ACCOUNT_NUMBER,
     CONF_DEVICE_ID,
     CONF_EXPORT_DEVICE_ID,
     CONF_SERIAL_NUMBER,
     CONF_STATISTICS_SERIAL,
     DOMAIN,
-    LOGGER,
-    is_gas,
-    meter_point,
 )
+from .coordinator import HomeMiniConfigEntry
+from .issues import ISSUE_MISSING, async_clear
 from .store import async_keep_for_new_meter
-
-if TYPE_CHECKING:
-    from .account import AccountLink
-    from .coordinator import HomeMiniConfigEntry
-
-ISSUE_METER_REPLACED = "meter_replaced"
-#: A meter Kraken no longer serves is looked for on the account at most this often (budget).
-REPLACEMENT_CHECK_INTERVAL = timedelta(hours=3)
-_CHECKED: HassKey[dict[str, datetime]] = HassKey(f"{DOMAIN}_replacement_checked")
-
-
-async def async_look_for_replacement(
-    hass: HomeAssistant, entry: HomeMiniConfigEntry, link: AccountLink
-) -> None:
-    """Kraken no longer serves the entry's meter: offer the account's new meter on its MPAN."""
-    checked = hass.data.setdefault(_CHECKED, {})
-    now = dt_util.utcnow()
-    last = checked.get(entry.entry_id)
-    if (last is not None and now - last < REPLACEMENT_CHECK_INTERVAL) or not link.budget.allows(3):
-        return
-    checked[entry.entry_id] = now
-    try:
-        replacement = await _replacement(hass, entry, link)
-    except KrakenError as err:
-        LOGGER.debug("Could not look for a replacement meter: %s", err)
-        return
-    if replacement is None:
-        return
-    ir.async_create_issue(
-        hass,
-        DOMAIN,
-        f"{ISSUE_METER_REPLACED}_{entry.entry_id}",
-        is_fixable=True,
-        severity=ir.IssueSeverity.WARNING,
-        translation_key=ISSUE_METER_REPLACED,
-        translation_placeholders={"meter": entry.title, "serial": replacement.serial_number},
-        data={
-            "entry_id": entry.entry_id,
-            CONF_DEVICE_ID: replacement.device_id,
-            CONF_SERIAL_NUMBER: replacement.serial_number,
-            CONF_EXPORT_DEVICE_ID: replacement.export_device_id,
-        },
-    )
-
-
-async def _replacement(
-    hass: HomeAssistant, entry: HomeMiniConfigEntry, link: AccountLink
-) -> SmartMeter | None:
-    """Another meter on the entry's MPAN (or MPRN), not set up yet, whose Home Mini reports."""
-    account = await link.client.get_account(entry.data[CONF_ACCOUNT_NUMBER])
-    configured = {other.unique_id for other in hass.config_entries.async_entries(DOMAIN)}
-    fuel = Fuel.GAS if is_gas(entry.data) else Fuel.ELECTRICITY
-    for meter in account.telemetry_meters:
-        if meter.fuel is not fuel or meter.meter_point != meter_point(entry.data):
-            continue
-        if meter.device_id in configured:
-            continue
-        if await link.client.get_latest_telemetry(meter.device_id) is not None:
-            return meter
-    return None
 
 
 async def async_create_fix_flow(
@@ -168,5 +98,5 @@ async def async_move_entry(
     hass.config_entries.async_update_entry(
         entry, unique_id=new_id, title=f"Home Mini {serial}", data=data
     )
-    ir.async_delete_issue(hass, DOMAIN, f"home_mini_missing_{entry.entry_id}")
+    async_clear(hass, entry.entry_id, ISSUE_MISSING)
     await hass.config_entries.async_setup(entry.entry_id)
