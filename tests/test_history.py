@@ -140,7 +140,7 @@ async def test_month_prune_keeps_the_running_sums(
     assert origin is not None
     held = ledger.totals(origin, START + timedelta(days=1), lambda _: None)
     assert held.import_wh > 0
-    coordinator._prune(START + timedelta(days=70))
+    await coordinator._write_statistics(START + timedelta(days=70))  # prunes first
     assert not coordinator.meter.ledger.buckets
     assert coordinator._statistics.base["consumption"] == held.import_wh / 1000
     assert coordinator.meter.session_cost() == session

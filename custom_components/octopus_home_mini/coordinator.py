@@ -465,44 +465,23 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             self.exports_created = exports
             self.hass.config_entries.async_schedule_reload(self.config_entry.entry_id)
 
-    def _prune(self, now: datetime) -> None:
-        """The ledger keeps this month and last; what leaves it still counts in the sums."""
-        keep_from = previous_month_start(now, dt_util.get_default_time_zone())
-        ledger = self.meter.ledger
-        if ledger.buckets and min(ledger.buckets) < keep_from:
-            # What leaves the ledger from the first whole hour on was in the sums: it stays.
-            origin = statistics.first_whole_hour(ledger) or keep_from
-            self._statistics.add_pruned(
-                ledger.totals(origin, keep_from, self.meter.rate_at, self.meter.export_rate_at)
-            )
-            self.meter.prune(keep_from)
-
     async def _write_statistics(self, now: datetime) -> None:
         """Hours the ledger completed or changed go to the long-term statistics."""
-        self._prune(now)
-        if "recorder" not in self.hass.config.components:
-            return
-        state = self._statistics
-        if (changed := self.meter.ledger.take_changes()) is not None:
-            state.unwritten_from = min(state.unwritten_from or changed, changed)
-        if state.unwritten_from is None:
-            return
+        data, meter = self.config_entry.data, self.meter
         series = statistics.Series(
             prefix=statistics.statistic_prefix(
                 "gas" if self.gas else "electricity",
-                self.config_entry.data.get(CONF_STATISTICS_SERIAL)
-                or self.config_entry.data[CONF_SERIAL_NUMBER],
+                data.get(CONF_STATISTICS_SERIAL) or data[CONF_SERIAL_NUMBER],
             ),
             name=self.config_entry.title,
-            rate=self.meter.rate_at,
-            export_rate=self.meter.export_rate_at if self.meter.export_tariff else None,
+            rate=meter.rate_at,
+            export_rate=meter.export_rate_at if meter.export_tariff else None,
             gas=self.gas,
         )
-        written_to = await statistics.async_write(
-            self.hass, state, self.meter.ledger, series, state.unwritten_from, now
+        keep_from = previous_month_start(now, dt_util.get_default_time_zone())
+        await statistics.async_write_meter(
+            self.hass, self._statistics, meter, series, keep_from, now
         )
-        if written_to is not None:
-            state.unwritten_from = written_to
 
     async def async_shutdown(self) -> None:
         """Write the session and counting position now, not after the save delay."""

@@ -27,6 +27,7 @@ from homeassistant.helpers.recorder import get_instance
 
 from .const import DOMAIN
 from .ledger import FINAL_AFTER, ZERO, HourTotals, Ledger, RateLookup, Totals
+from .meter import MeterState
 
 HOUR = timedelta(hours=1)
 #: An earlier install's last sum is looked for in this span before our first hour, then, if
@@ -155,6 +156,33 @@ def hourly_rows(
                 StatisticData(start=hour.start, state=float(value), sum=float(running[kind]))
             )
     return rows
+
+
+async def async_write_meter(
+    hass: HomeAssistant,
+    state: StatisticsState,
+    meter: MeterState,
+    series: Series,
+    keep_from: datetime,
+    now: datetime,
+) -> None:
+    """A meter's turn: the ledger keeps this month and last (what leaves it still counts in
+    the sums), then the hours it completed or changed go to the long-term statistics."""
+    ledger = meter.ledger
+    if ledger.buckets and min(ledger.buckets) < keep_from:
+        # What leaves the ledger from the first whole hour on was in the sums: it stays.
+        origin = first_whole_hour(ledger) or keep_from
+        state.add_pruned(ledger.totals(origin, keep_from, meter.rate_at, meter.export_rate_at))
+        meter.prune(keep_from)
+    if "recorder" not in hass.config.components:
+        return
+    if (changed := ledger.take_changes()) is not None:
+        state.unwritten_from = min(state.unwritten_from or changed, changed)
+    if state.unwritten_from is None:
+        return
+    written_to = await async_write(hass, state, ledger, series, state.unwritten_from, now)
+    if written_to is not None:
+        state.unwritten_from = written_to
 
 
 async def async_write(
