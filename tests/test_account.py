@@ -228,3 +228,31 @@ async def test_a_longer_interval_keeps_every_sample_with_fewer_requests(
         sim.samples(DEVICE, first, newest.read_at + timedelta(seconds=1))
     )
     assert not coordinator.meter.ledger.pending  # the back-fill got its slots too
+
+
+async def test_dual_fuel_stays_online_through_the_first_hours(
+    hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
+) -> None:
+    """The setup's requests (token, Kraken's count, both meters' first reads) are made room for
+    by single empty slots spread out, not by a run of them when the hour's ceiling is reached:
+    electricity's newest sample is never older than Online allows, and ≤ 121 in any hour."""
+    from tests.common import max_requests_in_any_hour  # noqa: PLC0415
+    from tests.simulator import DUAL  # noqa: PLC0415
+    from tests.test_gas import gas_entry  # noqa: PLC0415
+
+    sim, url = frozen_sim
+    electricity = await setup_entry(hass, url, DUAL, 0)
+    gas = gas_entry(url, DUAL)
+    gas.add_to_hass(hass)
+    await hass.config_entries.async_setup(gas.entry_id)
+    await hass.async_block_till_done()
+    link = electricity.runtime_data.link
+    oldest = timedelta(0)
+    for _ in range(130):  # past the hour the setup's requests leave the count
+        await advance(hass, freezer, 30)
+        newest = electricity.runtime_data.coordinator.data.newest
+        oldest = max(oldest, dt_util.utcnow() - newest.read_at)
+        assert hass.states.get("binary_sensor.home_mini_24h4444444_online").state == "on"
+    assert oldest <= timedelta(seconds=120)  # was 210 s, with four empty slots in a row
+    assert oldest <= link.online_within()
+    assert max_requests_in_any_hour(sim, DUAL.account_number) <= 121

@@ -123,8 +123,11 @@ async def test_meter_exchange_is_fixed_in_place(
     new_today = sim.true_energy_wh(NEW, swapped_at, newest)
     today = Decimal(hass.states.get("sensor.home_mini_21e1234567_consumption_today").state)
     assert abs(today * 1000 - (old_today + new_today)) <= 1
-    # The swap's hour holds both meters' parts (the new meter's row alone lacks the old's).
+    # The swap's hour holds both meters' parts (the new meter's row alone lacks the old's),
+    # once the hour is over.
     hour = swapped_at.replace(minute=0, second=0)
+    while dt_util.utcnow() < hour + timedelta(hours=1, minutes=2):
+        await advance(hass, freezer, 30)
     both = sim.true_energy_wh(OLD, hour, last_old + timedelta(seconds=1)) + sim.true_energy_wh(
         NEW, swapped_at, hour + timedelta(hours=1)
     )

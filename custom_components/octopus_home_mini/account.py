@@ -59,6 +59,9 @@ from .const import (
 SPARE_FOR_TOKEN = 1
 #: Live telemetry of an electricity meter waits at most this many slots for other work.
 LIVE_MAX_WAIT = 2
+#: Slots left empty to make room for requests beside the cadence are at least this far apart
+#: (a setup's few requests are made room for within half an hour, live never waits long).
+PAY_EVERY = 8
 #: Kraken's own count of the account's points is read this often, in a request of its own.
 ALLOWANCE_EVERY = timedelta(minutes=30)
 #: While Kraken says the allowance is low, only every this many slots sends a request.
@@ -132,6 +135,7 @@ class AccountLink:
     unoffered: list[SmartMeter] | None = None
     _unsubscribe: Callable[[], None] | None = None
     _busy: bool = False
+    _paid_at: int = 0
     _hass: HomeAssistant | None = None
 
     # Meters ----------------------------------------------------------------------------
@@ -202,23 +206,35 @@ class AccountLink:
         if self._busy:
             return  # the previous slot's request is still running
         self._busy = True
+        self.budget.open_slot()
         try:
             await self._async_slot(dt_util.utcnow())
         finally:
+            self.budget.close_slot()
             self._busy = False
         self.retime()  # an entry's options may have changed the interval
+
+    def _held_back(self, now: datetime) -> str | None:
+        """Why this slot sends nothing, if it must not."""
+        if self.resume_at is not None and now < self.resume_at:
+            return f"rate limited until {self.resume_at.isoformat()}"
+        if not self.budget.allows(1 + SPARE_FOR_TOKEN):
+            return "the account's hourly budget is spent"
+        if self.budget.owed() > 0 and self.slots - self._paid_at >= PAY_EVERY:
+            # Room for a request beside the cadence (setup, a token renewal): one empty slot
+            # now and then, not a run of them when the hour's ceiling is reached.
+            self.budget.pay()
+            self._paid_at = self.slots
+            return "room for a request beside the cadence"
+        if self.allowance is not None and self.allowance.low and self.slots % LOW_ALLOWANCE_STRETCH:
+            return "Kraken reports the points allowance nearly spent"
+        return None
 
     async def _async_slot(self, now: datetime) -> None:
         chosen: tuple[Meter | None, Job] | None = None
         self.slots += 1
-        if self.resume_at is not None and now < self.resume_at:
-            LOGGER.debug("Rate limited: no request before %s", self.resume_at.isoformat())
-        elif not self.budget.allows(1 + SPARE_FOR_TOKEN):
-            LOGGER.debug("Skipping this slot: the account's hourly budget is spent")
-        elif (
-            self.allowance is not None and self.allowance.low and self.slots % LOW_ALLOWANCE_STRETCH
-        ):
-            LOGGER.debug("Skipping this slot: Kraken reports the points allowance nearly spent")
+        if reason := self._held_back(now):
+            LOGGER.debug("No request this slot: %s", reason)
         else:
             chosen = self.pick(now)
         if chosen is not None:

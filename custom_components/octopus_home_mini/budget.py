@@ -17,10 +17,44 @@ class RequestBudget:
         self.per_hour = per_hour
         self._clock = clock
         self._sent: deque[datetime] = deque()
+        #: Requests beside the cadence's one per slot (setup, token renewals, flows), and the
+        #: slots left empty to make room for them, over the last hour.
+        self._extra: deque[datetime] = deque()
+        self._paid: deque[datetime] = deque()
+        self._slot_open = False
 
     def record(self, _operation: str = "") -> None:
         """Count one request now (the client's request hook)."""
-        self._sent.append(self._clock())
+        now = self._clock()
+        self._sent.append(now)
+        if self._slot_open:
+            self._slot_open = False  # the slot's own request
+        else:
+            self._extra.append(now)
+
+    def open_slot(self) -> None:
+        """The cadence's next request is the slot's own; any more count as extra."""
+        self._slot_open = True
+
+    def close_slot(self) -> None:
+        """The slot is over."""
+        self._slot_open = False
+
+    def owed(self) -> int:
+        """Extra requests of the last hour not yet made room for by an empty slot.
+
+        The cadence alone fills the hour's ceiling; room for more is made one slot at a time,
+        spread out, not by a run of empty slots when the ceiling is reached.
+        """
+        cutoff = self._clock() - WINDOW
+        for times in (self._extra, self._paid):
+            while times and times[0] <= cutoff:
+                times.popleft()
+        return len(self._extra) - len(self._paid)
+
+    def pay(self) -> None:
+        """A slot was left empty to make room for an extra request."""
+        self._paid.append(self._clock())
 
     def used(self) -> int:
         """Requests in the last hour."""
