@@ -25,7 +25,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 
 from custom_components.octopus_home_mini.const import DOMAIN
-from custom_components.octopus_home_mini.coordinator import FILL_ATTEMPTS
+from custom_components.octopus_home_mini.extras import FILL_ATTEMPTS
 from custom_components.octopus_home_mini.ledger import BUCKET, FINAL_AFTER, Ledger
 from custom_components.octopus_home_mini.statistics import (
     Series,
@@ -109,17 +109,17 @@ async def test_failing_history_backs_off_and_gives_up(
     sim.set_fault("internal", count=FILL_ATTEMPTS, operation="TelemetryRange")
     for _ in range(FILL_ATTEMPTS):
         with pytest.raises(Exception, match="KT-CT-7899"):
-            await coordinator._fill(*fill, now)
+            await coordinator.extras.fill(*fill, now)
     assert not any(fill[0] <= b < fill[1] for b in coordinator.meter.ledger.pending)
     # A failing tariff request defers the extras and never fails the poll.
     sim.set_fault("internal", count=1, operation="Tariff")
-    coordinator._tariff_fetched = None
+    coordinator.extras.tariff_fetched = None
     for _ in range(130):  # until the hour's share for extras has room again
         await advance(hass, freezer, 30)
         if any(r.operation_name == "Tariff" and r.error_code for r in sim.requests):
             break
     assert coordinator.last_update_success
-    assert coordinator._extras_retry_at > dt_util.utcnow()
+    assert coordinator.extras.retry_at > dt_util.utcnow()
     requests = len(sim.requests)
     await advance(hass, freezer, 30)
     assert [r.operation_name for r in sim.requests[requests:]] == ["TelemetryRange"]

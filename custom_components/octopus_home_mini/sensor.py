@@ -317,7 +317,7 @@ async def async_setup_entry(
     """Add the meter's sensors."""
     coordinator = entry.runtime_data.coordinator
     fuel = "gas" if coordinator.gas else "electricity"
-    exports = coordinator.exports_created = (
+    exports = coordinator.extras.exports_created = (
         not coordinator.gas and coordinator.meter.export_tariff is not None
     )
     entities: list[SensorEntity] = [
