@@ -9,8 +9,8 @@ from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
-from custom_components.octopus_home_mini.const import DOMAIN
-from tests.common import advance, settle, setup_entry
+from custom_components.octopus_home_mini.const import CONF_LIVE_INTERVAL, DOMAIN
+from tests.common import advance, entry_for, settle, setup_entry
 from tests.simulator import SINGLE, KrakenSimulator
 
 type Sim = tuple[KrakenSimulator, str]
@@ -73,6 +73,7 @@ async def test_buffer_then_each_polls_new_samples(
 
     first = await _event(client)
     assert first["replace"] is True
+    assert first["online_within"] == 180  # the Online sensor's rule at the 30-s interval
     held = entry.runtime_data.coordinator.data.samples
     assert [pair[0] for pair in first["samples"]] == [s.read_at.timestamp() for s in held]
     assert len(first["samples"]) > 20
@@ -219,3 +220,22 @@ async def test_buffer_holds_the_cards_longest_window(
     assert len(pairs) == 181  # both ends of the 30 minutes
     assert pairs[-1][0] - pairs[0][0] == 30 * 60
     assert pairs == _truth(sim, pairs)
+
+
+async def test_the_feed_says_how_old_a_live_sample_may_be(
+    hass: HomeAssistant, frozen_sim: Sim, hass_ws_client: WebSocketGenerator
+) -> None:
+    """At a 2-minute live interval the Online sensor allows 7 minutes: the card is told the
+    same, so it does not say "Offline" between two polls."""
+    _, url = frozen_sim
+    entry = entry_for(url)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, options={CONF_LIVE_INTERVAL: 120})
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id({"type": SUBSCRIBE, "device_id": _device_id(hass, entry)})
+    assert (await client.receive_json())["success"]
+    first = await _event(client)
+    assert first["online_within"] == 420
+    assert first["online_within"] == entry.runtime_data.link.online_within().total_seconds()

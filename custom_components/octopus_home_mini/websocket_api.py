@@ -109,8 +109,20 @@ class _SampleFeed:
             return  # a poll without new samples, or a session reset
         if newest := self._coordinator.data.samples:
             self._sent_through = newest[-1].read_at
+        # How old the newest sample may be while the meter is live: the Online sensor's rule,
+        # which a longer live interval lengthens (the card says "Live" by the same rule).
+        coordinator = self._coordinator
+        within = (
+            coordinator.data.online_within
+            if coordinator.gas
+            else self._entry.runtime_data.link.online_within()  # the cadence as it runs now
+        )
+        online_within = within.total_seconds()
         self._connection.send_message(
-            websocket_api.event_message(self._msg_id, {"samples": pairs, "replace": replace})
+            websocket_api.event_message(
+                self._msg_id,
+                {"samples": pairs, "replace": replace, "online_within": online_within},
+            )
         )
 
 
@@ -124,7 +136,10 @@ class _SampleFeed:
 def ws_subscribe_samples(
     hass: HomeAssistant, connection: websocket_api.ActiveConnection, msg: dict[str, Any]
 ) -> None:
-    """Subscribe to a meter's samples: ``{"samples": [[epoch s, W], ...], "replace": bool}``."""
+    """Subscribe to a meter's samples.
+
+    Each event: ``{"samples": [[epoch s, W], ...], "replace": bool, "online_within": s}``.
+    """
     entry = _entry_for(hass, msg["device_id"])
     if entry is None:
         connection.send_error(

@@ -122,6 +122,13 @@ test("live while the newest sample is under 3 minutes old", () => {
   assert.deepEqual(liveStatus([], T0), { live: false, newest: null });
 });
 
+test("live by the meter's own rule once the feed gives it (a longer live interval)", () => {
+  const samples = run(3, T0, () => 1);
+  assert.deepEqual(liveStatus(samples, T0 + 400, 420), { live: true, newest: T0 });
+  assert.deepEqual(liveStatus(samples, T0 + 420, 420), { live: false, newest: T0 });
+  assert.deepEqual(liveStatus(samples, T0 + 400, undefined), { live: false, newest: T0 });
+});
+
 test("nice scale ceilings", () => {
   const cases = [
     [0, 0],

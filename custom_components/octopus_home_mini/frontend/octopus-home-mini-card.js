@@ -166,6 +166,7 @@ class OctopusHomeMiniCard extends HTMLElement {
   constructor() {
     super();
     this._samples = [];
+    this._onlineWithin = undefined; // the feed's online_within (s), once it has said
     this._subscribed = null; // { deviceId, unsubscribe: Promise of the unsubscribe function }
     this._retryAt = 0; // after a refused subscription, not before this (ms)
     this._selected = null; // the sample under the pointer or keyboard focus
@@ -307,6 +308,7 @@ class OctopusHomeMiniCard extends HTMLElement {
   _onSamples(subscription, message) {
     if (this._subscribed !== subscription) return;
     this._samples = mergeSamples(this._samples, message.samples, message.replace);
+    if (typeof message.online_within === "number") this._onlineWithin = message.online_within;
     this._renderChart();
     this._renderLive();
   }
@@ -378,7 +380,7 @@ class OctopusHomeMiniCard extends HTMLElement {
 
   _renderLive() {
     if (!this._el || !this._config) return;
-    const { live, newest } = liveStatus(this._samples, Date.now() / 1000);
+    const { live, newest } = liveStatus(this._samples, Date.now() / 1000, this._onlineWithin);
     this._el.dot.classList.toggle("live", live);
     this._el.card.classList.toggle("offline", !live);
     let text;

@@ -6,7 +6,8 @@ export const CARD_TYPE = "octopus-home-mini-card";
 export const SUBSCRIBE = `${DOMAIN}/samples/subscribe`;
 /** The Home Mini uploads a sample every 10 s; each bar stands for one. */
 export const SAMPLE_SECONDS = 10;
-/** Same rule as the Online binary sensor (const.ONLINE_MAX_AGE). */
+/** The Online binary sensor's rule until the feed says the meter's own (`online_within`:
+ * longer at a longer live interval). */
 export const ONLINE_MAX_AGE_S = 180;
 /** The integration holds 30 minutes of samples (const.SAMPLE_BUFFER). */
 export const MAX_WINDOW_MINUTES = 30;
@@ -70,10 +71,10 @@ export function windowStats(samples) {
   };
 }
 
-/** Live while the newest sample is younger than 3 minutes. */
-export function liveStatus(samples, nowSeconds) {
+/** Live while the newest sample is younger than `maxAge` seconds (the Online sensor's rule). */
+export function liveStatus(samples, nowSeconds, maxAge = ONLINE_MAX_AGE_S) {
   const newest = samples.length ? samples.at(-1)[0] : null;
-  return { live: newest !== null && nowSeconds - newest < ONLINE_MAX_AGE_S, newest };
+  return { live: newest !== null && nowSeconds - newest < maxAge, newest };
 }
 
 // Chart ---------------------------------------------------------------------------------------
