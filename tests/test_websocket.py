@@ -45,6 +45,24 @@ async def _sent(client: Any) -> list[dict[str, Any]]:
     return events
 
 
+async def _subscribe(
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator, entry: MockConfigEntry
+) -> tuple[Any, dict[str, Any]]:
+    """A websocket client subscribed to the meter's samples, and the subscription's result."""
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id({"type": SUBSCRIBE, "device_id": _device_id(hass, entry)})
+    return client, await client.receive_json()
+
+
+async def _subscribed(
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator, entry: MockConfigEntry
+) -> Any:
+    """A websocket client whose subscription to the meter's samples succeeded."""
+    client, result = await _subscribe(hass, hass_ws_client, entry)
+    assert result["success"], result
+    return client
+
+
 async def _event(client: Any) -> dict[str, Any]:
     """Exactly one event was sent."""
     (event,) = await _sent(client)
@@ -66,10 +84,7 @@ async def test_buffer_then_each_polls_new_samples(
     sim, url = frozen_sim
     entry = await setup_entry(hass, url)
     await settle(hass, freezer)
-    client = await hass_ws_client(hass)
-    await client.send_json_auto_id({"type": SUBSCRIBE, "device_id": _device_id(hass, entry)})
-    result = await client.receive_json()
-    assert result["success"], result
+    client = await _subscribed(hass, hass_ws_client, entry)
 
     first = await _event(client)
     assert first["replace"] is True
@@ -100,9 +115,7 @@ async def test_quiet_when_nothing_new(
     sim, url = frozen_sim
     entry = await setup_entry(hass, url)
     await settle(hass, freezer)
-    client = await hass_ws_client(hass)
-    await client.send_json_auto_id({"type": SUBSCRIBE, "device_id": _device_id(hass, entry)})
-    assert (await client.receive_json())["success"]
+    client = await _subscribed(hass, hass_ws_client, entry)
     await _event(client)
     sim.set_fault("stale")
     await advance(hass, freezer, 30)  # what was read before the fault is still published
@@ -147,9 +160,7 @@ async def test_unsubscribe_stops_the_feed(
     entry = await setup_entry(hass, url)
     coordinator = entry.runtime_data.coordinator
     listeners = len(coordinator._listeners)
-    client = await hass_ws_client(hass)
-    await client.send_json_auto_id({"type": SUBSCRIBE, "device_id": _device_id(hass, entry)})
-    subscribed = await client.receive_json()
+    client, subscribed = await _subscribe(hass, hass_ws_client, entry)
     await _event(client)
     assert len(coordinator._listeners) == listeners + 1
 
@@ -170,9 +181,7 @@ async def test_follows_a_reload(
     _, url = frozen_sim
     entry = await setup_entry(hass, url)
     await settle(hass, freezer)
-    client = await hass_ws_client(hass)
-    await client.send_json_auto_id({"type": SUBSCRIBE, "device_id": _device_id(hass, entry)})
-    assert (await client.receive_json())["success"]
+    client = await _subscribed(hass, hass_ws_client, entry)
     await _event(client)
 
     assert await hass.config_entries.async_reload(entry.entry_id)
@@ -194,9 +203,7 @@ async def test_needs_read_access_to_demand(
     _, url = frozen_sim
     entry = await setup_entry(hass, url)
     hass_admin_user.mock_policy({"entities": {"entity_ids": {"sensor.other": True}}})
-    client = await hass_ws_client(hass)
-    await client.send_json_auto_id({"type": SUBSCRIBE, "device_id": _device_id(hass, entry)})
-    result = await client.receive_json()
+    _, result = await _subscribe(hass, hass_ws_client, entry)
     assert result["success"] is False
     assert result["error"]["code"] == "unauthorized"
 
@@ -213,9 +220,7 @@ async def test_buffer_holds_the_cards_longest_window(
     # A poll fetches everything since the last; the client's token lives 30 minutes.
     for seconds in (300, 300, 300, 300, 300, 120):
         await advance(hass, freezer, seconds)
-    client = await hass_ws_client(hass)
-    await client.send_json_auto_id({"type": SUBSCRIBE, "device_id": _device_id(hass, entry)})
-    assert (await client.receive_json())["success"]
+    client = await _subscribed(hass, hass_ws_client, entry)
     pairs = (await _event(client))["samples"]
     assert len(pairs) == 181  # both ends of the 30 minutes
     assert pairs[-1][0] - pairs[0][0] == 30 * 60
@@ -233,9 +238,7 @@ async def test_the_feed_says_how_old_a_live_sample_may_be(
     hass.config_entries.async_update_entry(entry, options={CONF_LIVE_INTERVAL: 120})
     await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    client = await hass_ws_client(hass)
-    await client.send_json_auto_id({"type": SUBSCRIBE, "device_id": _device_id(hass, entry)})
-    assert (await client.receive_json())["success"]
+    client = await _subscribed(hass, hass_ws_client, entry)
     first = await _event(client)
     assert first["online_within"] == 420
     assert first["online_within"] == entry.runtime_data.link.online_within().total_seconds()
