@@ -37,6 +37,7 @@ from typing import Any, Literal
 import aiohttp
 from playwright.async_api import Browser, BrowserContext, async_playwright
 
+from custom_components.octopus_home_mini.statistics import statistic_id, statistic_prefix
 from tests.simulator import SINGLE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -664,11 +665,14 @@ async def save_dashboard(ws: WsClient, entities: dict[str, str], title: str) -> 
     return f"/{DASHBOARD}/meter"
 
 
-def grid_source(consumption: str, demand: str) -> dict[str, Any]:
-    """The Energy panel's grid: Consumption as import, Demand as grid power (README)."""
+def grid_source(demand: str) -> dict[str, Any]:
+    """The Energy panel's grid as the README sets it: the meter's consumption and cost
+    statistics (the back-filled hours are in them), Demand as the grid power."""
+    prefix = statistic_prefix("electricity", SINGLE.serials[0])
     return {
         "type": "grid",
-        "stat_energy_from": consumption,
+        "stat_energy_from": statistic_id(prefix, "consumption"),
+        "stat_cost": statistic_id(prefix, "cost"),
         "stat_rate": demand,
         "cost_adjustment_day": 0,
     }
@@ -676,10 +680,7 @@ def grid_source(consumption: str, demand: str) -> dict[str, Any]:
 
 async def save_energy(ws: WsClient, entities: dict[str, str]) -> dict[str, Any]:
     """Save the Energy preferences and return what `energy/validate` says."""
-    await ws.call(
-        "energy/save_prefs",
-        energy_sources=[grid_source(entities["consumption"], entities["demand"])],
-    )
+    await ws.call("energy/save_prefs", energy_sources=[grid_source(entities["demand"])])
     return dict(await ws.call("energy/validate"))
 
 

@@ -6,7 +6,8 @@ One test walks what a user does, in order, against one Home Assistant:
 2. *Add integration* through the config-flow REST API (advanced options on, API URL in the
    collapsed section): every bad input shows its error in the same dialog, then it succeeds;
 3. the entities go live: device classes, units and values agree with the simulator's truth;
-4. the Energy panel accepts Consumption (grid import) and Demand (grid power);
+4. the Energy panel accepts the consumption and cost statistics (grid import, back-filled hours
+   included) and Demand (grid power), as the README sets it up;
 5. headless Chromium (Playwright) logs in and shows a dashboard with the Live card: its number
    is the Demand entity's, one bar per sample of the window (true to the simulator), each bar in
    its band's colour, hover shows time and W, and a poll's new bars arrive; then the simulated
@@ -54,6 +55,7 @@ from tests.e2e.harness import (
     entity_ids,
     find_chromium,
     free_port,
+    grid_source,
     prepare_config,
     save_dashboard,
     save_energy,
@@ -397,7 +399,8 @@ async def _check_states(api: HassApi, sim: Sim, ids: dict[str, str]) -> None:
 def _check_energy(validation: dict[str, Any], ids: dict[str, str]) -> None:
     """energy/validate finds nothing wrong (see TOLERATED_ENERGY_ISSUES)."""
     (grid_issues,) = validation["energy_sources"]
-    ours = {ids["consumption"], ids["demand"]}
+    grid = grid_source(ids["demand"])
+    ours = {grid["stat_energy_from"], grid["stat_cost"], ids["demand"]}
     for issue in grid_issues:
         assert issue["type"] in TOLERATED_ENERGY_ISSUES, issue
         assert {entity for entity, _ in issue["affected_entities"]} <= ours, issue
