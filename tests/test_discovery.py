@@ -171,7 +171,7 @@ async def test_an_ignored_meter_costs_nothing(
 async def test_the_account_read_fails_then_nothing_more_this_run(
     hass: HomeAssistant, frozen_sim: Sim, freezer: FrozenDateTimeFactory
 ) -> None:
-    """Kraken failing on the account: no offer, no retry loop, the live data unaffected."""
+    """Kraken failing on the account: no offer, and no retry loop in this run."""
     sim, url = frozen_sim
     entry = await setup_entry(hass, url, DUAL, 0)
     link = entry.runtime_data.link
@@ -179,6 +179,7 @@ async def test_the_account_read_fails_then_nothing_more_this_run(
     sim.set_fault("http_502", operation="Account", count=1)
     await link.async_discover()
     assert link.unoffered == []
+    assert not link.discovery_due()
     assert _offers(hass) == []
 
 
