@@ -26,7 +26,7 @@ def test_restore_counts_same_instant_requests_once_each() -> None:
 
 def test_requests_beside_the_cadence_are_owed_until_an_empty_slot_pays() -> None:
     """A slot's own request is not owed; a second in the slot, or any outside one, is, for an
-    hour or until a slot that sends nothing makes room for it."""
+    hour or until a slot is left empty for it."""
     clock = FakeClock()
     budget = RequestBudget(121, clock)
     budget.record()  # setup: a token
@@ -35,8 +35,7 @@ def test_requests_beside_the_cadence_are_owed_until_an_empty_slot_pays() -> None
     budget.record()  # a token renewal inside the slot
     budget.close_slot()
     assert budget.owed() == 2
-    budget.open_slot()  # a slot that sends nothing
-    budget.close_slot()
+    budget.pay()
     assert budget.owed() == 1
     clock.advance(timedelta(hours=1, seconds=1).total_seconds())
     assert budget.owed() == 0

@@ -222,8 +222,8 @@ class AccountLink:
             return "the account's hourly budget is spent"
         if self.budget.owed() > 0 and self.slots - self._paid_at >= PAY_EVERY:
             # Room for a request beside the cadence (setup, a token renewal): one empty slot
-            # now and then, not a run of them when the hour's ceiling is reached. (Any slot
-            # that sends nothing makes such room: the budget counts it when the slot closes.)
+            # now and then, not a run of them when the hour's ceiling is reached.
+            self.budget.pay()
             self._paid_at = self.slots
             return "room for a request beside the cadence"
         if self.allowance is not None and self.allowance.low and self.slots % LOW_ALLOWANCE_STRETCH:

@@ -37,9 +37,7 @@ class RequestBudget:
         self._slot_open = True
 
     def close_slot(self) -> None:
-        """The slot is over; one that sent nothing made room for an extra request."""
-        if self._slot_open and self.owed() > 0:
-            self._paid.append(self._clock())
+        """The slot is over."""
         self._slot_open = False
 
     def owed(self) -> int:
@@ -53,6 +51,10 @@ class RequestBudget:
             while times and times[0] <= cutoff:
                 times.popleft()
         return len(self._extra) - len(self._paid)
+
+    def pay(self) -> None:
+        """A slot was left empty to make room for an extra request."""
+        self._paid.append(self._clock())
 
     def used(self) -> int:
         """Requests in the last hour."""
