@@ -13,7 +13,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 
 from custom_components.octopus_home_mini.api import KrakenClient, TelemetryGrouping
-from custom_components.octopus_home_mini.meter import MeterState
+from custom_components.octopus_home_mini.meter import MeterState, cost_pence
 from tests.common import advance, max_requests_in_any_hour, settle, setup_entry
 from tests.simulator import SINGLE, TWOMETERS, KrakenSimulator
 
@@ -234,7 +234,7 @@ async def test_cost_falls_back_to_the_unit_rate(
     # Octopus's own figure, when present, wins: the two differ only by rounding.
     octopus = sum((r.cost_delta_with_tax_pence for r in readings), Decimal(0))
     assert abs(meter.session_cost() - octopus) < HALF_PENNY
-    assert meter.cost_pence(readings[0]) == readings[0].cost_delta_with_tax_pence
+    assert cost_pence(readings[0]) == readings[0].cost_delta_with_tax_pence
 
 
 async def test_projections_use_only_what_the_ledger_holds(

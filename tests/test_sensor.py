@@ -16,6 +16,7 @@ from pytest_homeassistant_custom_component.common import snapshot_platform
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.octopus_home_mini.coordinator import HomeMiniCoordinator
+from custom_components.octopus_home_mini.data import snapshot as meter_snapshot
 from custom_components.octopus_home_mini.meter import MeterState
 from custom_components.octopus_home_mini.sensor import cost_rate, demand_level, projected_month
 from tests.common import advance, settle, setup_entry
@@ -257,7 +258,7 @@ def test_nothing_to_project_from_and_no_rate() -> None:
     """Nothing held yet: no projection (never a guess from nothing); no unit rate: no cost rate."""
     now = dt_util.utcnow()
     meter = MeterState(now)
-    data = meter.snapshot(now + timedelta(hours=1), dt_util.get_default_time_zone())
+    data = meter_snapshot(meter, now + timedelta(hours=1), dt_util.get_default_time_zone())
     blank = replace(data, typical_day_cost_pence=None, month_unheld_s=Decimal(10**9))
     assert projected_month(blank, now + timedelta(hours=1)) is None
     assert cost_rate(data, now) is None  # no tariff, no reading

@@ -71,7 +71,7 @@ from .const import (
     SECTION_ADVANCED,
     is_gas,
 )
-from .meter import gas_volume_m3
+from .data import gas_volume_m3
 
 ACCOUNT_NUMBER = re.compile(r"^A-[A-Z0-9]{8}$")
 NO_TELEMETRY_CODE = "KT-GB-4039"

@@ -38,11 +38,12 @@ from .const import (
     STALE_REPAIR_AFTER,
     is_gas,
 )
+from .data import HomeMiniData, previous_month_start, snapshot
 from .exchange import async_look_for_replacement
 from .extras import MeterExtras
 from .issues import ISSUE_EXCHANGED, ISSUE_MISSING, ISSUE_NOT_REPORTING, MeterIssues
 from .ledger import BUCKET, bucket_start
-from .meter import HomeMiniData, MeterState, previous_month_start
+from .meter import MeterState
 from .statistics import StatisticsState
 from .store import (
     SAVE_DELAY,
@@ -248,8 +249,8 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         calorific_value = Decimal(str(options.get(CONF_CALORIFIC_VALUE, DEFAULT_CALORIFIC_VALUE)))
         since = options.get(CONF_VOLUME_FROM)
         volume_from = (Decimal(since[0]), Decimal(since[1])) if since else None
-        data = self.meter.snapshot(
-            now, dt_util.get_default_time_zone(), calorific_value, volume_from
+        data = snapshot(
+            self.meter, now, dt_util.get_default_time_zone(), calorific_value, volume_from
         )
         return data if self.gas else replace(data, online_within=self.link.online_within())
 

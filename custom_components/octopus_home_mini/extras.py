@@ -37,8 +37,9 @@ from .const import (
     is_gas,
     meter_point,
 )
+from .data import previous_month_start
 from .ledger import BUCKET, bucket_start, half_hours
-from .meter import MeterState, previous_month_start
+from .meter import MeterState
 from .tariff import product_code_of, rates_cover
 
 #: Kraken's answer for a range that starts before the telemetry it keeps.

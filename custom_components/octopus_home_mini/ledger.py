@@ -10,7 +10,7 @@ polling was held back) are *pending* until such a row fills them.
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -25,9 +25,6 @@ FINAL_AFTER = timedelta(minutes=10)
 SEAL_AFTER = timedelta(minutes=10)
 #: A reading further than this from the one before spans a Mini outage (its delta covers it).
 OUTAGE_GAP = timedelta(seconds=60)
-
-#: Less than this between a half hour's content and its row is rounding, not a gap's share.
-CARRY_OVER_WH = Decimal("0.5")
 
 type RateLookup = Callable[[datetime], Decimal | None]
 ZERO = Decimal(0)
@@ -109,17 +106,6 @@ class Totals:
     earned: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class HourTotals:
-    """One complete UTC hour, for the long-term statistics."""
-
-    start: datetime
-    import_wh: Decimal
-    cost_pence: Decimal
-    export_wh: Decimal
-    earnings_pence: Decimal = ZERO
-
-
 class Ledger:
     """Half-hour buckets of one meter, and the half hours still to be filled from Kraken."""
 
@@ -137,7 +123,7 @@ class Ledger:
         #: Earliest bucket changed since the statistics last took the changes.
         self.changed_from: datetime | None = None
         #: Whether any half hour ever held an export register (most meters never report one).
-        self._exports = False
+        self.exporting = False
 
     @classmethod
     def of(
@@ -152,12 +138,13 @@ class Ledger:
         ledger._starts = sorted(buckets)
         ledger.pending = set(pending)
         ledger.export_anchor = export_anchor
-        ledger._exports = any(b.export_end_wh is not None for b in buckets.values())
+        ledger.exporting = any(b.export_end_wh is not None for b in buckets.values())
         return ledger
 
     # Writing ------------------------------------------------------------------------------
 
-    def _touch(self, start: datetime) -> Bucket:
+    def touch(self, start: datetime) -> Bucket:
+        """The half hour starting ``start``, created if new, marked changed."""
         if self.changed_from is None or start < self.changed_from:
             self.changed_from = start
         if (bucket := self.buckets.get(start)) is None:
@@ -165,7 +152,7 @@ class Ledger:
             insort(self._starts, start)
         return bucket
 
-    def _range(self, start: datetime, end: datetime) -> Iterator[tuple[datetime, Bucket]]:
+    def between(self, start: datetime, end: datetime) -> Iterator[tuple[datetime, Bucket]]:
         """Buckets starting in [start, end), in order."""
         starts = self._starts
         for index in range(bisect_left(starts, start), bisect_left(starts, end)):
@@ -174,7 +161,7 @@ class Ledger:
     def _export_before_at(self, start: datetime) -> tuple[datetime | None, Decimal | None]:
         """The newest bucket before ``start`` with an export register, and that register
         (no time: the anchor left by pruning)."""
-        if not self._exports:
+        if not self.exporting:
             return None, self.export_anchor
         starts = self._starts
         for index in range(bisect_left(starts, start) - 1, -1, -1):
@@ -199,7 +186,7 @@ class Ledger:
         bucket = self.buckets.get(start := bucket_start(end))
         if bucket is not None and bucket.final:
             return ZERO
-        target = self._touch(start)
+        target = self.touch(start)
         if target.portions is None:  # sealed: the caller knows the reading is new
             target.add_share(wh, cost)
             return wh
@@ -228,7 +215,7 @@ class Ledger:
         whole = sum((share for _, share in shares), ZERO)
         for start, share in shares:
             part = share / whole
-            target = self._touch(start)
+            target = self.touch(start)
             target.add_share(wh * part, None if cost is None else cost * part)
             target.shared_wh += wh * part
         if len(shares) > 1:
@@ -242,14 +229,14 @@ class Ledger:
         if bucket is not None and bucket.final:
             return
         if bucket is None or bucket.export_end_at is None or read_at > bucket.export_end_at:
-            bucket = self._touch(start)
+            bucket = self.touch(start)
             bucket.export_end_at = read_at
             bucket.export_end_wh = register_wh
-            self._exports = True
+            self.exporting = True
             # Half hours without a register before it share its move: their hours change too.
             before = start - BUCKET
             while before in self.buckets and self._unreported(before):
-                self._touch(before)
+                self.touch(before)
                 before -= BUCKET
 
     def mark_pending(self, start: datetime, end: datetime) -> None:
@@ -291,156 +278,9 @@ class Ledger:
         """Kraken no longer holds the half hours before ``before``: stop asking for them."""
         self.pending = {b for b in self.pending if b >= before}
 
-    def apply_rows(
-        self,
-        start: datetime,
-        end: datetime,
-        rows: Iterable[TelemetryReading],
-        cost_of: Callable[[TelemetryReading], Decimal | None],
-        now: datetime,
-        *,
-        missing_after: timedelta = FINAL_AFTER,
-        rows_whole: bool = False,
-        only_pending: bool = False,
-    ) -> None:
-        """Kraken's HALF_HOURLY rows for [start, end): complete half hours become final.
-
-        A half hour still without a row ``missing_after`` its end had no reading at all; the
-        energy of such an outage arrives in the next row, and is spread evenly over the
-        outage's half hours. ``rows_whole``: a row is never partial (gas reports once).
-        ``only_pending``: leave half hours that live readings already cover alone.
-        """
-        by_start = {bucket_start(row.read_at): row for row in rows}
-        for bucket_at in half_hours(start, end):
-            ended = bucket_at + BUCKET
-            known = bucket_at in by_start and (rows_whole or ended + FINAL_AFTER <= now)
-            if not known and ended + missing_after > now:
-                continue
-            if only_pending and bucket_at not in self.pending:
-                continue
-            self.pending.discard(bucket_at)
-            row = by_start.get(bucket_at)
-            bucket = self._touch(bucket_at)
-            if row is not None and not bucket.final:
-                self._carry(bucket_at, bucket, row)
-            bucket.portions = None
-            if row is not None:  # a half hour without a row keeps a gap's estimate (see _clear)
-                bucket.shared_wh = ZERO
-            bucket.final = True
-            bucket.empty = row is None
-            bucket.export_end_wh = bucket.export_end_at = None
-            bucket.row = None
-            if row is None:
-                continue
-            wh = row.consumption_delta_wh or ZERO
-            cost = cost_of(row)
-            bucket.row = (wh, ZERO, wh) if cost is None else (wh, cost, ZERO)
-            if row.export_wh is not None:
-                bucket.export_end_wh = row.export_wh
-                self._exports = True
-                bucket.export_end_at = bucket_at + BUCKET - timedelta(seconds=10)
-        self._spread_outages(start, end)
-
-    def _carry(self, start: datetime, bucket: Bucket, row: TelemetryReading) -> None:
-        """What a row settles differently from a half hour's estimate moves to the next open one.
-
-        A gap's share was spread by time; Kraken's row may hold less (the first row after an
-        outage carries the whole outage) or more. The difference goes to the next half hour
-        still open, so a total never jumps while rows arrive; that half hour's own row settles
-        it in turn.
-        """
-        wh = row.consumption_delta_wh or ZERO
-        if abs(bucket.shared_wh) <= CARRY_OVER_WH:
-            return  # nothing here was an estimate: the row only adds what was not known
-        surplus = bucket.import_wh - wh
-        if abs(surplus) <= CARRY_OVER_WH:
-            return
-        for at in self._starts[bisect_left(self._starts, start + BUCKET) :]:
-            target = self.buckets[at]
-            if not target.final:
-                self._touch(at)
-                target.import_wh += surplus
-                target.shared_wh += surplus
-                target.unpriced_wh += surplus  # priced at that half hour's own rate
-                return
-
-    def _spread_outages(self, start: datetime, end: datetime) -> None:
-        """Rebuild [start, end) from the rows: a row after half hours without one is shared.
-
-        Recomputed from the rows each time, so applying the same rows again changes nothing.
-        """
-        cursor = bucket_start(start)
-        while (earlier := self.buckets.get(cursor - BUCKET)) is not None and earlier.empty:
-            cursor -= BUCKET  # an outage that began before the range
-        run: list[datetime] = []
-        for at, bucket in self._range(cursor, end + BUCKET * 48):
-            if not bucket.final:  # live readings: what a gap's share left there stays
-                run = []
-                if at >= end:
-                    break
-                continue
-            if bucket.empty:
-                run.append(at)
-                continue
-            before = self.buckets.get((run[0] if run else at) - BUCKET)
-            bounded = bool(run) and before is not None and before.final and not before.empty
-            spread = [*run, at] if bounded and run[-1] + BUCKET == at else [at]
-            wh, cost, unpriced = bucket.row or (ZERO, ZERO, ZERO)
-            if len(spread) > 1 and all(self.buckets[part].shared_wh for part in run):
-                # The register already shared this outage over its half hours (by time): they
-                # keep that, and the row's half hour keeps its own part of the row.
-                self._own_part(at, (wh, cost, unpriced), run)
-                run = []
-                if at >= end:
-                    break
-                continue
-            share = Decimal(1) / len(spread)
-            for part in spread:
-                target = self._touch(part)
-                target.import_wh, target.cost_pence = wh * share, cost * share
-                target.unpriced_wh = unpriced * share
-                target.shared_wh = ZERO  # the row settles it
-            for part in run if len(spread) == 1 else []:
-                self._clear(part)
-            run = []
-            if at >= end:
-                break
-        for part in run:
-            self._clear(part)
-
-    def _own_part(
-        self, at: datetime, row: tuple[Decimal, Decimal, Decimal], run: list[datetime]
-    ) -> None:
-        """The row after an outage the register already shared over ``run``.
-
-        When the row holds more than was shared, it carries the outage too (what the first
-        delta after a gap covered): the shares keep their energy, priced as the row was, and
-        the row's half hour keeps the rest. Else the row is that half hour's own energy only.
-        """
-        wh, cost, unpriced = row
-        shared = sum((self.buckets[part].import_wh for part in run), ZERO)
-        own = wh - shared if wh >= shared else wh
-        if wh >= shared and wh:
-            for part in run:
-                target = self._touch(part)
-                ratio = target.import_wh / wh
-                target.cost_pence, target.unpriced_wh = cost * ratio, unpriced * ratio
-        ratio = own / wh if wh else ZERO
-        target = self._touch(at)
-        target.import_wh, target.cost_pence = own, cost * ratio
-        target.unpriced_wh = unpriced * ratio
-
-    def _clear(self, at: datetime) -> None:
-        """A half hour without a row whose energy no row carries: nothing, unless a register
-        gap put its estimate there (that stays: no row will ever say otherwise)."""
-        bucket = self._touch(at)
-        if bucket.shared_wh:
-            return
-        bucket.import_wh = bucket.cost_pence = bucket.unpriced_wh = ZERO
-
     def seal(self, now: datetime) -> None:
         """Forget the individual readings of half hours that ended a while ago."""
-        for _, bucket in self._range(datetime.min.replace(tzinfo=UTC), now - BUCKET - SEAL_AFTER):
+        for _, bucket in self.between(datetime.min.replace(tzinfo=UTC), now - BUCKET - SEAL_AFTER):
             bucket.portions = None
 
     def prune(
@@ -474,7 +314,7 @@ class Ledger:
         starting in [start, end)."""
         energy = cost = ZERO
         priced = True
-        for at, bucket in self._range(start, end):
+        for at, bucket in self.between(start, end):
             energy += bucket.import_wh
             bucket_cost = bucket.cost(rate(at) if bucket.unpriced_wh else None)
             if bucket_cost is None:
@@ -501,7 +341,7 @@ class Ledger:
         Mini was offline), the move is shared evenly over them and the half hour that revealed
         it, as import's is (by time); their rows, where they come, settle it.
         """
-        if not self._exports:
+        if not self.exporting:
             return []
         prev_at, previous = self._export_before_at(start)
         found: list[tuple[datetime, Decimal]] = []
@@ -539,51 +379,12 @@ class Ledger:
 
     def held(self, start: datetime, end: datetime) -> int:
         """How many half hours in [start, end) the ledger holds (not waiting to be filled)."""
-        return sum(1 for at, _ in self._range(start, end) if at not in self.pending)
-
-    def portion_before(self, at: datetime) -> tuple[Decimal, Decimal, Decimal]:
-        """Of ``at``'s half hour: (Wh, priced pence, unpriced Wh) of readings up to ``at``."""
-        bucket = self.buckets.get(bucket_start(at))
-        wh = cost = unpriced = ZERO
-        if bucket is None or bucket.portions is None:
-            return wh, cost, unpriced
-        for read_at, (part_wh, part_cost) in bucket.portions.items():
-            if read_at <= at:
-                wh += part_wh
-                if part_cost is None:
-                    unpriced += part_wh
-                else:
-                    cost += part_cost
-        return wh, cost, unpriced
-
-    def hours(
-        self,
-        start: datetime,
-        end: datetime,
-        rate: RateLookup,
-        export_rate: RateLookup | None = None,
-    ) -> list[HourTotals]:
-        """Totals of each UTC hour in [start, end) (both bounds on the hour)."""
-        found = []
-        cursor = start
-        while cursor < end:
-            totals = self.totals(cursor, cursor + 2 * BUCKET, rate, export_rate)
-            found.append(
-                HourTotals(
-                    cursor,
-                    totals.import_wh,
-                    totals.cost_pence,
-                    totals.export_wh,
-                    totals.earnings_pence,
-                )
-            )
-            cursor += 2 * BUCKET
-        return found
+        return sum(1 for at, _ in self.between(start, end) if at not in self.pending)
 
     def unpriced(self, start: datetime, end: datetime) -> list[datetime]:
         """Half hours in [start, end) holding energy without a cost (pending ones get rows)."""
         return [
             at
-            for at, bucket in self._range(start, end)
+            for at, bucket in self.between(start, end)
             if bucket.unpriced_wh and at not in self.pending
         ]

@@ -1,24 +1,26 @@
-"""What the integration knows about one meter: samples, guarded registers, the ledger. No I/O."""
+"""What the integration knows about one meter: samples, guarded registers, the ledger. No I/O.
+
+Every reading is judged (judge.py) before it reaches the ledger; Kraken's rows settle it
+(settle.py); the entities see it through a snapshot (data.py).
+"""
 
 from __future__ import annotations
 
 from bisect import insort
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 from decimal import Decimal
 import logging
 from typing import Any
 
 from .api import Tariff, TelemetryReading
 from .const import (
-    DEFAULT_CALORIFIC_VALUE,
-    GAS_ONLINE_MAX_AGE,
-    GAS_VOLUME_CORRECTION,
     ONLINE_MAX_AGE,
     SAMPLE_BUFFER,
 )
 from .judge import RegisterGuard, delta_fault
-from .ledger import BUCKET, ZERO, Ledger, Totals, bucket_start
+from .ledger import BUCKET, FINAL_AFTER, ZERO, Ledger, Totals, bucket_start
+from .session import Session
+from .settle import apply_rows
 from .tariff import unit_rate_pence
 
 _LOGGER = logging.getLogger(__package__)
@@ -28,33 +30,13 @@ OVERLAP = timedelta(minutes=2)
 #: A live poll reaches back at most this far; an older gap is filled from HALF_HOURLY rows.
 MAX_LIVE_WINDOW = timedelta(hours=1)
 _INSTANT = timedelta(microseconds=1)
-#: The last week's complete days give the typical day the projections use.
-DAYS_FOR_TYPICAL = 7
 #: A gas half hour with no row this long after it ended had none (the Mini was offline).
 GAS_MISSING_AFTER = timedelta(hours=1)
 
 
-def local_midnight(at: datetime, tz: tzinfo) -> datetime:
-    """The start of ``at``'s local day (23 or 25 hours long across a clock change)."""
-    local = at.astimezone(tz)
-    return datetime(local.year, local.month, local.day, tzinfo=tz)
-
-
-def next_local_midnight(at: datetime, tz: tzinfo) -> datetime:
-    """The start of the next local day."""
-    local = local_midnight(at, tz)
-    return local_midnight(local + timedelta(hours=26), tz)
-
-
-def month_start(at: datetime, tz: tzinfo) -> datetime:
-    """Local midnight on the first of ``at``'s month."""
-    local = at.astimezone(tz)
-    return datetime(local.year, local.month, 1, tzinfo=tz)
-
-
-def previous_month_start(at: datetime, tz: tzinfo) -> datetime:
-    """Local midnight on the first of the month before ``at``'s."""
-    return month_start(month_start(at, tz) - timedelta(days=1), tz)
+def cost_pence(reading: TelemetryReading) -> Decimal | None:
+    """Octopus's own cost incl. VAT; None when the reading has none (priced later)."""
+    return reading.cost_delta_with_tax_pence
 
 
 def _rate(tariff: Tariff | None, known: dict[datetime, Decimal], at: datetime) -> Decimal | None:
@@ -65,87 +47,6 @@ def _rate(tariff: Tariff | None, known: dict[datetime, Decimal], at: datetime) -
         return None  # an earlier agreement: its rates are not known here
     # Agile's GraphQL rates cover only recent days; fixed rates price every half hour alike.
     return unit_rate_pence(tariff, at)
-
-
-def gas_volume_m3(
-    energy_wh: Decimal | None,
-    calorific_value: Decimal,
-    since: tuple[Decimal, Decimal] | None = None,
-) -> Decimal | None:
-    """The gas register in m³: kWh x 3.6 / (volume correction x calorific value).
-
-    ``since``: (Wh, m³) when the calorific value was set; it applies from then on, so the
-    volume never goes back when it changes.
-    """
-    if energy_wh is None:
-        return None
-    wh, m3 = since if since is not None else (ZERO, ZERO)
-    return m3 + (energy_wh - wh) / 1000 * Decimal("3.6") / (GAS_VOLUME_CORRECTION * calorific_value)
-
-
-@dataclass(frozen=True, slots=True)
-class HomeMiniData:
-    """A snapshot of one meter, as the entities see it."""
-
-    newest: TelemetryReading | None
-    samples: tuple[TelemetryReading, ...]
-    consumption_wh: Decimal | None
-    export_wh: Decimal | None
-    tariff: Tariff | None
-    session_cost_pence: Decimal
-    session_started: datetime
-    cost_today_pence: Decimal
-    energy_today_wh: Decimal
-    day_started: datetime
-    month_cost_pence: Decimal
-    month_started: datetime
-    #: Average cost of a whole day over the last week's complete days in the ledger.
-    typical_day_cost_pence: Decimal | None
-    time_zone: tzinfo
-    #: How old the newest reading may be while the meter counts as online.
-    online_within: timedelta = ONLINE_MAX_AGE
-    #: MJ/m³, for a gas register shown in m³ (the entry's option), and the register and
-    #: volume when it was set: (Wh, m³).
-    calorific_value: Decimal = DEFAULT_CALORIFIC_VALUE
-    volume_from: tuple[Decimal, Decimal] | None = None
-    #: Seconds of the day and of the month so far the ledger does not hold yet (half hours
-    #: still to fill, or before it began): the projections count them as still to come.
-    day_unheld_s: Decimal = Decimal(0)
-    month_unheld_s: Decimal = Decimal(0)
-    #: The export agreement's tariff (None: the meter is not paid for export), and today's
-    #: export and what it earned at that tariff's rates (pence).
-    export_tariff: Tariff | None = None
-    export_today_wh: Decimal = Decimal(0)
-    earnings_today_pence: Decimal = Decimal(0)
-
-    def is_online(self, now: datetime) -> bool:
-        """Whether the newest sample is recent enough to call the Home Mini online."""
-        return self.newest is not None and now - self.newest.read_at < self.online_within
-
-    def unit_rate_pence(self, now: datetime) -> Decimal | None:
-        """The unit rate in force now."""
-        return unit_rate_pence(self.tariff, now)
-
-    def export_rate_pence(self, now: datetime) -> Decimal | None:
-        """What the export tariff pays now, pence per kWh."""
-        return unit_rate_pence(self.export_tariff, now)
-
-
-@dataclass(slots=True)
-class Session:
-    """Cost since a press of *Reset session*: the ledger from that half hour, less its start."""
-
-    started: datetime
-    #: Counting starts in this moment's half hour, less what that half hour held before it.
-    counts_from: datetime
-    #: What the start's own half hour held up to the press: (priced pence, unpriced Wh).
-    offset_pence: Decimal = ZERO
-    offset_unpriced_wh: Decimal = ZERO
-    #: Cost carried over (from before the ledger existed, or from half hours pruned away).
-    carried_pence: Decimal = ZERO
-    #: The start's half hour was never seen reading by reading (an upgrade from the format
-    #: before the ledger): its share before the start is taken in proportion to time.
-    offset_by_time: bool = False
 
 
 class MeterState:
@@ -174,7 +75,8 @@ class MeterState:
         #: Live windows have been read without a break up to here (this run).
         self.covered_until: datetime | None = None
         self.samples_received = 0
-        self._typical: tuple[tuple[Any, ...], Decimal | None] | None = None
+        #: The typical day's cost and what it was worked out from (see data.snapshot).
+        self.typical: tuple[tuple[Any, ...], Decimal | None] | None = None
         #: Octopus's price of the newest priced reading, for energy a register reveals.
         self._pence_per_wh: Decimal | None = None
 
@@ -228,22 +130,28 @@ class MeterState:
         return self.ledger.next_fill(now, heard, most)
 
     def apply_history(
-        self, rows: list[TelemetryReading], start: datetime, end: datetime, now: datetime
+        self,
+        rows: list[TelemetryReading],
+        start: datetime,
+        end: datetime,
+        now: datetime,
+        *,
+        only_pending: bool = True,
     ) -> None:
-        """HALF_HOURLY rows filling pending half hours (never ones live readings cover)."""
-        if self.gas:
-            self.ledger.apply_rows(
-                start,
-                end,
-                rows,
-                self.cost_pence,
-                now,
-                missing_after=GAS_MISSING_AFTER,
-                rows_whole=True,
-                only_pending=True,
-            )
-        else:
-            self.ledger.apply_rows(start, end, rows, self.cost_pence, now, only_pending=True)
+        """HALF_HOURLY rows filling pending half hours (by default never ones live readings
+        cover; a gas poll's rows settle whatever they hold)."""
+        missing_after = GAS_MISSING_AFTER if self.gas else FINAL_AFTER
+        apply_rows(
+            self.ledger,
+            start,
+            end,
+            rows,
+            cost_pence,
+            now,
+            missing_after=missing_after,
+            rows_whole=self.gas,
+            only_pending=only_pending,
+        )
 
     # Readings ----------------------------------------------------------------------------
 
@@ -251,9 +159,7 @@ class MeterState:
         self, rows: list[TelemetryReading], start: datetime, end: datetime, now: datetime
     ) -> None:
         """A gas poll's half-hour rows: the ledger, then the register at each row's end."""
-        self.ledger.apply_rows(
-            start, end, rows, self.cost_pence, now, missing_after=GAS_MISSING_AFTER, rows_whole=True
-        )
+        self.apply_history(rows, start, end, now, only_pending=False)
         for row in sorted(rows, key=lambda r: r.read_at):
             ended = row.read_at + BUCKET
             if not self.consumption.settled(ended):
@@ -298,7 +204,7 @@ class MeterState:
         if not self.consumption.settled(reading.read_at) and not self.consumption.in_gap(
             reading.read_at
         ):
-            cost = self.cost_pence(reading)
+            cost = cost_pence(reading)
             wh = self.ledger.add_reading(reading, cost, previous)
             self.consumption.count(wh, reading.read_at)
             delta = reading.consumption_delta_wh
@@ -320,10 +226,6 @@ class MeterState:
             if self.export.accepted_at == reading.read_at and self.export.accepted_wh:
                 self.ledger.add_export(reading.read_at, self.export.accepted_wh)
 
-    def cost_pence(self, reading: TelemetryReading) -> Decimal | None:
-        """Octopus's own cost incl. VAT; None when the reading has none (priced later)."""
-        return reading.cost_delta_with_tax_pence
-
     def rate_at(self, at: datetime) -> Decimal | None:
         """The unit rate of the half hour starting ``at``: never another half hour's."""
         return _rate(self.tariff, self.rates, at)
@@ -334,18 +236,11 @@ class MeterState:
 
     def reset_session(self, now: datetime) -> None:
         """A new session: zero, counting readings taken after ``now``."""
-        _, cost, unpriced = self.ledger.portion_before(now)
-        self.session = Session(
-            started=now, counts_from=now, offset_pence=cost, offset_unpriced_wh=unpriced
-        )
+        self.session = Session.begin(self.ledger, now)
 
     def prune(self, keep_from: datetime) -> Totals:
         """Keep this month and last; a session that began earlier keeps its cost so far."""
-        session = self.session
-        if bucket_start(session.counts_from) < keep_from:
-            before = self.session_cost()
-            self.session = Session(started=session.started, counts_from=keep_from)
-            self.session.carried_pence = before - self.session_cost()
+        self.session = self.session.kept_from(keep_from, self.ledger, self.rate_at)
         dropped = self.ledger.prune(keep_from, self.rate_at, self.export_rate_at)
         self.rates = {at: rate for at, rate in self.rates.items() if at >= keep_from}
         self.export_rates = {at: r for at, r in self.export_rates.items() if at >= keep_from}
@@ -353,109 +248,4 @@ class MeterState:
 
     def session_cost(self) -> Decimal:
         """The session's cost so far, in pence."""
-        session = self.session
-        start = bucket_start(session.counts_from)
-        bucket = self.ledger.buckets.get(start)
-        if bucket is not None and bucket.portions is not None:
-            # Readings of the start's half hour may still arrive: keep the split current.
-            _, session.offset_pence, session.offset_unpriced_wh = self.ledger.portion_before(
-                session.counts_from
-            )
-            session.offset_by_time = False
-        totals = self.ledger.totals(start, datetime.max.replace(tzinfo=start.tzinfo), self.rate_at)
-        offset = session.offset_pence
-        if session.offset_by_time and bucket is not None:
-            share = Decimal((session.counts_from - start).total_seconds()) / 1800
-            offset = (bucket.cost(self.rate_at(start)) or bucket.cost_pence) * share
-        if session.offset_unpriced_wh and (rate := self.rate_at(start)) is not None:
-            offset += session.offset_unpriced_wh / 1000 * rate
-        return totals.cost_pence - offset + session.carried_pence
-
-    # Snapshot and storage ------------------------------------------------------------------
-
-    def snapshot(
-        self,
-        now: datetime,
-        tz: tzinfo,
-        calorific_value: Decimal = DEFAULT_CALORIFIC_VALUE,
-        volume_from: tuple[Decimal, Decimal] | None = None,
-    ) -> HomeMiniData:
-        """An immutable view for the entities, with every total derived from the ledger."""
-        midnight = local_midnight(now, tz)
-        first = month_start(now, tz)
-        end = now + BUCKET
-        today = self.ledger.totals(midnight, end, self.rate_at, self.export_rate_at)
-        month = self.ledger.totals(first, end, self.rate_at)
-        return HomeMiniData(
-            newest=self.newest,
-            samples=tuple(self.samples),
-            consumption_wh=self.consumption.accepted_wh,
-            export_wh=self.export.accepted_wh,
-            tariff=self.tariff,
-            session_cost_pence=self.session_cost(),
-            session_started=self.session.started,
-            cost_today_pence=today.cost_pence,
-            energy_today_wh=today.import_wh,
-            day_started=midnight,
-            month_cost_pence=month.cost_pence,
-            month_started=first,
-            typical_day_cost_pence=self._typical_day(midnight, tz),
-            time_zone=tz,
-            online_within=GAS_ONLINE_MAX_AGE + BUCKET if self.gas else ONLINE_MAX_AGE,
-            calorific_value=calorific_value,
-            volume_from=volume_from,
-            day_unheld_s=self._unheld_seconds(midnight, now),
-            month_unheld_s=self._unheld_seconds(first, now),
-            export_tariff=self.export_tariff,
-            export_today_wh=today.export_wh,
-            earnings_today_pence=today.earnings_pence,
-        )
-
-    def _unheld_seconds(self, start: datetime, now: datetime) -> Decimal:
-        """Of the complete half hours in [start, now): the time the ledger does not hold."""
-        first = int(start.timestamp()) // 1800 * 1800
-        end = int(bucket_start(now).timestamp())
-        if self.gas:  # a gas meter's newest rows come an hour or two late: not "unheld"
-            newest = self.newest.read_at if self.newest else start
-            end = min(end, int(newest.timestamp()))
-        if end <= first:
-            return Decimal(0)
-        slots = (end - first) // 1800
-        held = self.ledger.held(
-            datetime.fromtimestamp(first, UTC), datetime.fromtimestamp(end, UTC)
-        )
-        return Decimal((slots - held) * 1800)
-
-    def _typical_day(self, midnight: datetime, tz: tzinfo) -> Decimal | None:
-        """Average cost of the complete days of the last week the ledger fully holds."""
-        # Earlier days change only when history is filled: recompute only then.
-        key = (midnight, len(self.ledger.pending), len(self.ledger.buckets), self.tariff)
-        if self._typical is not None and self._typical[0] == key:
-            return self._typical[1]
-        costs = []
-        day = midnight
-        for _ in range(DAYS_FOR_TYPICAL):
-            previous = local_midnight(day - timedelta(hours=1), tz)
-            if not self._holds(previous, day):
-                break
-            costs.append(self.ledger.totals(previous, day, self.rate_at).cost_pence)
-            day = previous
-        typical = sum(costs, ZERO) / len(costs) if costs else None
-        self._typical = (key, typical)
-        return typical
-
-    def _holds(self, start: datetime, end: datetime) -> bool:
-        """Whether the ledger covers [start, end) without a pending or unknown half hour."""
-        first = int(start.timestamp()) // 1800 * 1800
-        held = self.ledger.buckets
-        pending = self.ledger.pending
-        for epoch in range(first, int(end.timestamp()), 1800):
-            at = datetime.fromtimestamp(epoch, UTC)
-            if at in pending or at not in held:
-                return False
-        return True
-
-    @property
-    def counted_through(self) -> datetime | None:
-        """The newest reading counted; until one arrives, where the previous run stopped."""
-        return self.newest.read_at if self.newest else self.resume_after
+        return self.session.cost(self.ledger, self.rate_at)

@@ -21,8 +21,8 @@ from homeassistant.util import dt as dt_util
 
 from .const import DEMAND_LEVELS
 from .coordinator import HomeMiniConfigEntry
+from .data import HomeMiniData, gas_volume_m3, next_local_midnight
 from .entity import HomeMiniEntity
-from .meter import HomeMiniData, gas_volume_m3, next_local_midnight
 
 PARALLEL_UPDATES = 0
 

@@ -6,6 +6,7 @@ is written again, with every later hour's running sum, so the Energy panel never
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -26,7 +27,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.recorder import get_instance
 
 from .const import DOMAIN
-from .ledger import FINAL_AFTER, ZERO, HourTotals, Ledger, RateLookup, Totals
+from .ledger import FINAL_AFTER, ZERO, Ledger, RateLookup, Totals
 from .meter import MeterState
 
 HOUR = timedelta(hours=1)
@@ -84,13 +85,27 @@ def hour_start(at: datetime) -> datetime:
     return at.replace(minute=0, second=0, microsecond=0)
 
 
-def _values(hour: HourTotals) -> dict[str, Decimal]:
+def _values(totals: Totals) -> dict[str, Decimal]:
     return {
-        "consumption": hour.import_wh / 1000,
-        "cost": hour.cost_pence / 100,
-        "export": hour.export_wh / 1000,
-        "export_compensation": hour.earnings_pence / 100,
+        "consumption": totals.import_wh / 1000,
+        "cost": totals.cost_pence / 100,
+        "export": totals.export_wh / 1000,
+        "export_compensation": totals.earnings_pence / 100,
     }
+
+
+def hours(
+    ledger: Ledger,
+    start: datetime,
+    end: datetime,
+    rate: RateLookup,
+    export_rate: RateLookup | None = None,
+) -> Iterator[tuple[datetime, Totals]]:
+    """The totals of each UTC hour in [start, end) (both bounds on the hour)."""
+    cursor = start
+    while cursor < end:
+        yield cursor, ledger.totals(cursor, cursor + HOUR, rate, export_rate)
+        cursor += HOUR
 
 
 @dataclass
@@ -142,19 +157,13 @@ def hourly_rows(
     """Rows for each hour in [start, end), their sums continuing from ``origin``."""
     before = ledger.totals(origin, start, series.rate, series.export_rate)
     running = dict(base)
-    for kind, value in _values(
-        HourTotals(
-            origin, before.import_wh, before.cost_pence, before.export_wh, before.earnings_pence
-        )
-    ).items():
+    for kind, value in _values(before).items():
         running[kind] = running.get(kind, ZERO) + value
     rows: dict[str, list[StatisticData]] = {kind: [] for kind in KINDS}
-    for hour in ledger.hours(start, end, series.rate, series.export_rate):
-        for kind, value in _values(hour).items():
+    for at, totals in hours(ledger, start, end, series.rate, series.export_rate):
+        for kind, value in _values(totals).items():
             running[kind] = running.get(kind, ZERO) + value
-            rows[kind].append(
-                StatisticData(start=hour.start, state=float(value), sum=float(running[kind]))
-            )
+            rows[kind].append(StatisticData(start=at, state=float(value), sum=float(running[kind])))
     return rows
 
 

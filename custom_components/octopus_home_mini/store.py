@@ -26,9 +26,11 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, ONLINE_MAX_AGE
+from .data import previous_month_start
 from .judge import RegisterGuard
 from .ledger import Bucket, Ledger, bucket_start
-from .meter import MeterState, Session, previous_month_start
+from .meter import MeterState
+from .session import Session
 from .statistics import StatisticsState
 
 STORAGE_VERSION = 1
@@ -134,9 +136,13 @@ async def async_keep_for_new_meter(hass: HomeAssistant, entry_id: str) -> None:
 # The whole -------------------------------------------------------------------------------
 
 
+def counted_through(meter: MeterState) -> datetime | None:
+    """The newest reading counted; until one arrives, where the previous run stopped."""
+    return meter.newest.read_at if meter.newest else meter.resume_after
+
+
 def dump(meter: MeterState, statistics: StatisticsState, requests: Iterable[datetime]) -> Stored:
     """Everything a meter keeps, in the current layout."""
-    counted = meter.counted_through
     return {
         "ledger": ledger_to_json(meter.ledger),
         "consumption": register_to_json(meter.consumption),
@@ -144,7 +150,7 @@ def dump(meter: MeterState, statistics: StatisticsState, requests: Iterable[date
         "session": session_to_json(meter.session),
         "rates": {at.isoformat(): str(rate) for at, rate in meter.rates.items()},
         "export_rates": {at.isoformat(): str(rate) for at, rate in meter.export_rates.items()},
-        "counted_through": _time_or_none(counted),
+        "counted_through": _time_or_none(counted_through(meter)),
         "statistics": statistics_to_json(statistics),
         "requests": requests_to_json(requests),
     }
