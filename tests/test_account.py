@@ -41,7 +41,7 @@ class FakeMeter:
 
 def _link(*meters: FakeMeter) -> AccountLink:
     link = AccountLink(client=None, budget=RequestBudget(10_000, lambda: NOW))  # type: ignore[arg-type]
-    link.allowance_supported = False  # Kraken's count has its own tests
+    link.points.supported = False  # Kraken's count has its own tests
     link.coordinators.extend(meters)
     for meter in meters:
         link.waited[id(meter)] = 0
@@ -196,7 +196,7 @@ async def test_a_kraken_without_the_field_gets_no_sensor(
     for _ in range(2 * 70):
         await advance(hass, freezer, 30)
     assert sim.request_count(root_field="rateLimitInfo") == 1
-    assert entry.runtime_data.link.allowance is None
+    assert entry.runtime_data.link.points.allowance is None
 
 
 async def test_a_longer_interval_keeps_every_sample_with_fewer_requests(

@@ -16,7 +16,6 @@ from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.octopus_home_mini.account import discovery_data
 from custom_components.octopus_home_mini.api import Fuel, SmartMeter
 from custom_components.octopus_home_mini.const import (
     CONF_ACCOUNT_NUMBER,
@@ -27,6 +26,7 @@ from custom_components.octopus_home_mini.const import (
     CONF_SERIAL_NUMBER,
     DOMAIN,
 )
+from custom_components.octopus_home_mini.discovery import discovery_data
 from tests.common import advance, ours_loud, setup_entry
 from tests.simulator import DUAL, SINGLE, TWOMETERS, KrakenSimulator
 
@@ -105,7 +105,7 @@ async def _until_discovery_done(
 ) -> None:
     for _ in range(limit):
         (link,) = {id(e.runtime_data.link): e.runtime_data.link for e in _loaded(hass)}.values()
-        if link.unoffered == []:
+        if link.offers.unoffered == []:
             return
         await advance(hass, freezer, 30)
     raise AssertionError("the account's other meters were never looked for")
@@ -175,10 +175,10 @@ async def test_the_account_read_fails_then_nothing_more_this_run(
     sim, url = frozen_sim
     entry = await setup_entry(hass, url, DUAL, 0)
     link = entry.runtime_data.link
-    link.unoffered = None
+    link.offers.unoffered = None
     sim.set_fault("http_502", operation="Account", count=1)
     await link.async_discover()
-    assert link.unoffered == []
+    assert link.offers.unoffered == []
     assert not link.discovery_due()
     assert _offers(hass) == []
 
@@ -190,14 +190,14 @@ async def test_rate_limited_the_same_step_again(
     sim, url = frozen_sim
     entry = await setup_entry(hass, url, DUAL, 0)
     link = entry.runtime_data.link
-    link.unoffered = [_gas_meter()]
+    link.offers.unoffered = [_gas_meter()]
     sim.set_fault("rate_limit", count=1)
     await link.async_discover()
-    assert link.unoffered == [_gas_meter()]
+    assert link.offers.unoffered == [_gas_meter()]
     assert link.resume_at is not None
     await link.async_discover()
     await hass.async_block_till_done()
-    assert link.unoffered == []
+    assert link.offers.unoffered == []
     assert len(_offers(hass)) == 1
 
 
@@ -289,5 +289,5 @@ async def test_a_replaced_meter_is_left_to_its_repair(hass: HomeAssistant, froze
     sim.swap_meter(DUAL.device_ids[0], "00-0A-1B-FF-FE-44-44-99", "24H4444499")
     link = entry.runtime_data.link
     await link.async_discover()
-    assert link.unoffered is not None
-    assert [m.device_id for m in link.unoffered] == [GAS.device_id]
+    assert link.offers.unoffered is not None
+    assert [m.device_id for m in link.offers.unoffered] == [GAS.device_id]

@@ -7,6 +7,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
+from homeassistant.util import dt as dt_util
 
 from .account import async_forget, async_link_for
 from .api import KrakenInvalidUrlError
@@ -38,8 +39,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: HomeMiniConfigEntry) -> 
     except KrakenInvalidUrlError as err:
         # Only a hand-edited entry gets here; the flows refuse such URLs.
         raise ConfigEntryError(translation_domain=DOMAIN, translation_key="insecure_url") from err
-    if link.allowance_read_at is None:  # whether Kraken reports it decides the sensor
-        await link.async_read_allowance()
+    if link.points.read_at is None:  # whether Kraken reports it decides the sensor
+        await link.points.async_read(dt_util.utcnow())
     coordinator = HomeMiniCoordinator(hass, entry, link)
     try:
         await coordinator.async_config_entry_first_refresh()

@@ -10,43 +10,30 @@ a slot lent to other work, so every 10-s sample is still kept.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 import random
 from typing import Any, Protocol
 
-from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY, ConfigEntry
 from homeassistant.const import CONF_API_KEY
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import discovery_flow
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
 from .api import (
-    Allowance,
-    Fuel,
     KrakenClient,
-    KrakenError,
-    KrakenInvalidResponseError,
     KrakenRateLimitError,
-    SmartMeter,
 )
-from .budget import RequestBudget
+from .budget import Points, RequestBudget
 from .const import (
     ACCOUNT_REQUESTS_PER_HOUR,
     BACKOFF_MAX,
     CONF_ACCOUNT_NUMBER,
     CONF_API_URL,
-    CONF_DEVICE_ID,
-    CONF_EXPORT_DEVICE_ID,
-    CONF_FUEL,
-    CONF_MPAN,
-    CONF_MPRN,
-    CONF_SERIAL_NUMBER,
     DEFAULT_API_URL,
     DOMAIN,
     LOGGER,
@@ -54,6 +41,7 @@ from .const import (
     ONLINE_MAX_AGE,
     POLL_INTERVAL,
 )
+from .discovery import Offers
 
 #: A slot's request plus one spare for a token renewal must fit under the hour's ceiling.
 SPARE_FOR_TOKEN = 1
@@ -62,8 +50,6 @@ LIVE_MAX_WAIT = 2
 #: Slots left empty to make room for requests beside the cadence are at least this far apart
 #: (a setup's few requests are made room for within half an hour, live never waits long).
 PAY_EVERY = 8
-#: Kraken's own count of the account's points is read this often, in a request of its own.
-ALLOWANCE_EVERY = timedelta(minutes=30)
 #: While Kraken says the allowance is low, only every this many slots sends a request.
 LOW_ALLOWANCE_STRETCH = 2
 
@@ -123,20 +109,20 @@ class AccountLink:
     backoff_steps: int = 0
     #: Requests per job in this run, for diagnostics and the benchmark.
     sent: dict[str, int] = field(default_factory=dict)
-    #: Kraken's points allowance as last read; whether Kraken knows the field (None: unknown).
-    allowance: Allowance | None = None
-    allowance_read_at: datetime | None = None
-    allowance_supported: bool | None = None
+    #: Kraken's own count of the account's points.
+    points: Points = field(init=False)
     slots: int = 0
     #: The account, for offering its other meters: (API URL, account number).
     account: tuple[str, str] | None = None
-    #: Meters of the account not set up, still to check for a reporting Home Mini; None
-    #: until the account is read (once per start, in a slot nothing else needs).
-    unoffered: list[SmartMeter] | None = None
+    offers: Offers | None = None
     _unsubscribe: Callable[[], None] | None = None
     _busy: bool = False
     _paid_at: int = 0
     _hass: HomeAssistant | None = None
+
+    def __post_init__(self) -> None:
+        """Kraken's count is read with the account's client."""
+        self.points = Points(self.client)
 
     # Meters ----------------------------------------------------------------------------
 
@@ -145,6 +131,8 @@ class AccountLink:
         self.coordinators.append(meter)
         self.waited[id(meter)] = 0  # its first refresh read it just now
         self._hass = hass
+        if self.offers is None and self.account is not None:
+            self.offers = Offers(hass, self.account, self.client)
         self.retime()
 
     def retime(self) -> None:
@@ -187,7 +175,7 @@ class AccountLink:
         longest = max(electric, key=lambda m: self.waited.get(id(m), 0), default=None)
         if longest is not None and self.waited.get(id(longest), 0) >= LIVE_MAX_WAIT:
             return longest, Job.LIVE
-        if self._allowance_due(now):
+        if self.points.due(now):
             return None, Job.ALLOWANCE
         ranked: list[tuple[int, int, Meter | None, Job]] = [
             (URGENCY.index(job), index, m, job)
@@ -226,7 +214,7 @@ class AccountLink:
             self.budget.pay()
             self._paid_at = self.slots
             return "room for a request beside the cadence"
-        if self.allowance is not None and self.allowance.low and self.slots % LOW_ALLOWANCE_STRETCH:
+        if self.points.low and self.slots % LOW_ALLOWANCE_STRETCH:
             return "Kraken reports the points allowance nearly spent"
         return None
 
@@ -246,108 +234,32 @@ class AccountLink:
                 self.waited[id(meter)] = 0
             self.sent[job] = self.sent.get(job, 0) + 1
             if job is Job.ALLOWANCE:
-                await self.async_read_allowance()
+                await self.points.async_read(now)
             elif job is Job.DISCOVER:
                 await self.async_discover()
         for each in list(self.coordinators):
             if each in self.coordinators:  # not unloaded while an earlier one ran
                 await each.async_run(chosen[1] if chosen and chosen[0] is each else None)
 
-    # Kraken's own count ----------------------------------------------------------------
-
-    def _allowance_due(self, now: datetime) -> bool:
-        if self.allowance_supported is False:
-            return False
-        read = self.allowance_read_at
-        return read is None or now - read >= ALLOWANCE_EVERY
-
-    async def async_read_allowance(self) -> None:
-        """Read Kraken's count of the account's points; a Kraken without it is not asked again.
-
-        When less than a tenth is left (or the account is blocked) the cadence sends a request
-        only every other slot until Kraken reports enough again; said once each way.
-        """
-        self.allowance_read_at = dt_util.utcnow()
-        was_low = self.allowance is not None and self.allowance.low
-        try:
-            allowance = await self.client.get_allowance()
-        except KrakenInvalidResponseError as err:
-            self.allowance_supported = False  # the document was refused: the field is unknown
-            LOGGER.debug("Kraken does not report the points allowance: %s", err)
-            return
-        except KrakenError as err:
-            LOGGER.debug("Could not read the points allowance: %s", err)
-            return
-        self.allowance_supported = True
-        self.allowance = allowance
-        low = allowance is not None and allowance.low
-        if low and not was_low and allowance is not None:
-            LOGGER.warning(
-                "Octopus reports %s of %s points left for this account this hour (another app "
-                "or tool may be using it); requests are halved until %s",
-                allowance.remaining,
-                allowance.limit,
-                allowance.renews_at.isoformat() if allowance.renews_at else "it renews",
-            )
-        elif was_low and not low:
-            LOGGER.info("Octopus reports enough points again; requests are back to every slot")
-
     # The account's other meters ------------------------------------------------------
 
     def discovery_due(self) -> bool:
-        """Once per start, in a slot no meter's work needs, while every meter's last request
-        went through: the account's meters not set up are still to look at."""
+        """Whether to look at the account's meters not set up, in a slot no meter's work
+        needs, while every meter's last request went through (see discovery.py)."""
         return (
-            self._hass is not None
-            and self.account is not None
-            and (
-                bool(self.unoffered)
-                or (self.unoffered is None and self.account not in self._hass.data.get(LOOKED, ()))
-            )
+            self.offers is not None
+            and self.offers.due()
             and all(m.healthy for m in self.coordinators)
         )
 
-    def _set_up(self) -> set[str | None]:
-        assert self._hass is not None
-        return set_up_meters(self._hass.config_entries.async_entries(DOMAIN))
-
     async def async_discover(self) -> None:
-        """One request towards offering the account's meters that are not set up: first the
-        account, then each such meter's latest reading; one whose Home Mini reports is offered
-        as discovered (set up in one click, with this account's key). An ignored or set-up
-        meter costs nothing. Last in urgency: a few slots once per start, lent by live (a meter
-        set up by hand has offered its account's others already)."""
-        assert self._hass is not None
-        assert self.account is not None
+        """One request towards offering the account's other meters (rate limited: backs off,
+        and the same step comes again)."""
+        assert self.offers is not None
         try:
-            if self.unoffered is None:
-                found = await self.client.get_account(self.account[1])
-                set_up = self._set_up()
-                self._hass.data.setdefault(LOOKED, set()).add(self.account)
-                self.unoffered = [
-                    m for m in found.telemetry_meters if not {m.device_id, m.meter_point} & set_up
-                ]
-                return
-            meter = self.unoffered[0]
-            if not {meter.device_id, meter.meter_point} & self._set_up():
-                reading = await self.client.get_latest_telemetry(meter.device_id)
-                if reading is not None:
-                    discovery_flow.async_create_flow(
-                        self._hass,
-                        DOMAIN,
-                        context={"source": SOURCE_INTEGRATION_DISCOVERY},
-                        data=discovery_data(self.account, meter),
-                    )
+            await self.offers.async_step()
         except KrakenRateLimitError as err:
             self.back_off(err.retry_after)
-            return  # the same step again once the account may ask
-        except KrakenError as err:
-            # No Home Mini on that meter (KT-GB-4039), or Kraken failing: not offered this run.
-            LOGGER.debug("Not offering another meter of the account: %s", err)
-            if self.unoffered is None:
-                self.unoffered = []
-                return
-        self.unoffered.pop(0)
 
     # Rate limits -----------------------------------------------------------------------
 
@@ -378,11 +290,6 @@ class AccountLink:
 ACCOUNTS: HassKey[dict[tuple[str, str], AccountLink]] = HassKey(DOMAIN)
 
 
-#: The accounts whose meters this run has looked at for offering (once per start, not per
-#: reload).
-LOOKED: HassKey[set[tuple[str, str]]] = HassKey(f"{DOMAIN}_looked")
-
-
 def account_key(data: Mapping[str, Any]) -> tuple[str, str]:
     """An entry's account: its API URL and account number."""
     return data.get(CONF_API_URL, DEFAULT_API_URL), data[CONF_ACCOUNT_NUMBER]
@@ -392,45 +299,6 @@ def account_budget(hass: HomeAssistant, api_url: str, account_number: str) -> Re
     """The request budget of an account with a loaded meter (the flows count against it)."""
     link = hass.data.get(ACCOUNTS, {}).get((api_url, account_number))
     return link.budget if link else None
-
-
-def set_up_meters(entries: Iterable[ConfigEntry[Any]]) -> set[str | None]:
-    """The device ids (unique ids, ignored ones too) and meter points of these entries: a
-    meter on a set-up meter point is its replacement (the repair's), never offered anew."""
-    found: set[str | None] = set()
-    for entry in entries:
-        found |= {entry.unique_id, entry.data.get(CONF_MPAN), entry.data.get(CONF_MPRN)}
-    found.discard(None)
-    return found
-
-
-def meter_data(meter: SmartMeter) -> dict[str, str]:
-    """What an entry stores of its meter."""
-    data = {CONF_DEVICE_ID: meter.device_id, CONF_SERIAL_NUMBER: meter.serial_number}
-    if meter.fuel is Fuel.GAS:
-        return {**data, CONF_FUEL: "gas", CONF_MPRN: meter.meter_point}
-    data[CONF_MPAN] = meter.meter_point
-    if meter.export_device_id:
-        data[CONF_EXPORT_DEVICE_ID] = meter.export_device_id
-    return data
-
-
-def discovery_data(account: tuple[str, str], meter: SmartMeter) -> dict[str, str]:
-    """A meter offered for setup: its account (no key: the flow takes the account's) and
-    what its entry will store."""
-    return {CONF_API_URL: account[0], CONF_ACCOUNT_NUMBER: account[1], **meter_data(meter)}
-
-
-def discovered_meter(data: Mapping[str, Any]) -> SmartMeter:
-    """The meter of :func:`discovery_data` (or of an entry's data)."""
-    gas = data.get(CONF_FUEL) == "gas"
-    return SmartMeter(
-        device_id=data[CONF_DEVICE_ID],
-        meter_point=data[CONF_MPRN] if gas else data[CONF_MPAN],
-        serial_number=data[CONF_SERIAL_NUMBER],
-        export_device_id=data.get(CONF_EXPORT_DEVICE_ID),
-        fuel=Fuel.GAS if gas else Fuel.ELECTRICITY,
-    )
 
 
 @callback

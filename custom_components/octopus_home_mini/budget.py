@@ -1,4 +1,5 @@
-"""The request budget of one Octopus account, shared by its meters and features."""
+"""The request budget of one Octopus account, shared by its meters and features: our own
+count of its requests, and Kraken's count of its points."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
+from .api import Allowance, KrakenClient, KrakenError, KrakenInvalidResponseError
+from .const import LOGGER
+
 WINDOW = timedelta(hours=1)
+#: Kraken's own count of the account's points is read this often, in a request of its own.
+ALLOWANCE_EVERY = timedelta(minutes=30)
 
 
 class RequestBudget:
@@ -80,3 +86,57 @@ class RequestBudget:
         merged = Counter(self._sent) | Counter(history)
         self._sent = deque(sorted(merged.elements()))
         self.used()
+
+
+class Points:
+    """Kraken's own count of the account's points (``rateLimitInfo``), read every half hour.
+
+    When less than a tenth is left (or the account is blocked) the cadence sends a request
+    only every other slot until Kraken reports enough again; said once each way. A Kraken
+    that refuses the field is not asked again.
+    """
+
+    def __init__(self, client: KrakenClient) -> None:
+        """Read with the account's ``client``."""
+        self._client = client
+        #: As last read; whether Kraken knows the field (None: not known yet).
+        self.allowance: Allowance | None = None
+        self.read_at: datetime | None = None
+        self.supported: bool | None = None
+
+    @property
+    def low(self) -> bool:
+        """Whether Kraken last said the allowance is nearly spent."""
+        return self.allowance is not None and self.allowance.low
+
+    def due(self, now: datetime) -> bool:
+        """Whether to read it in this slot."""
+        if self.supported is False:
+            return False
+        return self.read_at is None or now - self.read_at >= ALLOWANCE_EVERY
+
+    async def async_read(self, now: datetime) -> None:
+        """One request: Kraken's count at ``now``."""
+        self.read_at = now
+        was_low = self.low
+        try:
+            allowance = await self._client.get_allowance()
+        except KrakenInvalidResponseError as err:
+            self.supported = False  # the document was refused: the field is unknown
+            LOGGER.debug("Kraken does not report the points allowance: %s", err)
+            return
+        except KrakenError as err:
+            LOGGER.debug("Could not read the points allowance: %s", err)
+            return
+        self.supported = True
+        self.allowance = allowance
+        if self.low and not was_low and allowance is not None:
+            LOGGER.warning(
+                "Octopus reports %s of %s points left for this account this hour (another app "
+                "or tool may be using it); requests are halved until %s",
+                allowance.remaining,
+                allowance.limit,
+                allowance.renews_at.isoformat() if allowance.renews_at else "it renews",
+            )
+        elif was_low and not self.low:
+            LOGGER.info("Octopus reports enough points again; requests are back to every slot")

@@ -15,7 +15,7 @@ from homeassistant.config_entries import (
     OptionsFlow,
 )
 from homeassistant.const import CONF_API_KEY
-from homeassistant.core import callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers import discovery_flow
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -32,14 +32,7 @@ from homeassistant.helpers.selector import (
 )
 import probatio as vol
 
-from .account import (
-    account_budget,
-    account_key,
-    discovered_meter,
-    discovery_data,
-    meter_data,
-    set_up_meters,
-)
+from .account import account_budget, account_key
 from .api import (
     Account,
     Fuel,
@@ -72,6 +65,7 @@ from .const import (
     is_gas,
 )
 from .data import gas_volume_m3
+from .discovery import discovered_meter, discovery_data, meter_data, set_up_meters
 
 ACCOUNT_NUMBER = re.compile(r"^A-[A-Z0-9]{8}$")
 NO_TELEMETRY_CODE = "KT-GB-4039"
@@ -119,12 +113,13 @@ def _checked_url(raw: str) -> str:
 URL_ERRORS = frozenset({"insecure_url", "invalid_url"})
 
 
+KEY_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD, autocomplete="off"))
+
+
 def _user_schema(defaults: Mapping[str, Any], errors: Mapping[str, str]) -> vol.Schema:
     return vol.Schema(
         {
-            vol.Required(CONF_API_KEY): TextSelector(
-                TextSelectorConfig(type=TextSelectorType.PASSWORD, autocomplete="off")
-            ),
+            vol.Required(CONF_API_KEY): KEY_SELECTOR,
             vol.Required(
                 CONF_ACCOUNT_NUMBER, default=defaults.get(CONF_ACCOUNT_NUMBER, vol.UNDEFINED)
             ): TextSelector(),
@@ -152,6 +147,75 @@ def _meter_label(meter: SmartMeter) -> str:
     return f"Electricity · MPAN {meter.meter_point} · meter {meter.serial_number}"
 
 
+async def _account(
+    hass: HomeAssistant, credentials: Mapping[str, str]
+) -> tuple[KrakenClient, Account]:
+    """Real calls that prove the key and the account: a token, then the account."""
+    budget = account_budget(hass, credentials[CONF_API_URL], credentials[CONF_ACCOUNT_NUMBER])
+    client = KrakenClient(
+        async_get_clientsession(hass),
+        credentials[CONF_API_KEY],
+        base_url=credentials[CONF_API_URL],
+        request_hook=budget.record if budget else None,
+    )
+    with _flow_errors():
+        await client.authenticate()
+        account = await client.get_account(credentials[CONF_ACCOUNT_NUMBER])
+    return client, account
+
+
+async def _reporting(client: KrakenClient, meters: Iterable[SmartMeter]) -> list[SmartMeter]:
+    """The meters whose Home Mini reports now (a latest read for each)."""
+    reporting = []
+    with _flow_errors():
+        for meter in meters:
+            try:
+                if await client.get_latest_telemetry(meter.device_id) is not None:
+                    reporting.append(meter)
+            except KrakenNoHomeMiniError:
+                continue
+            except KrakenServiceUnavailableError as err:
+                # Token and account answered, so the API is up: Kraken answers KT-GB-4039
+                # for a meter with no consumption device (no Home Mini) reporting.
+                if err.code != NO_TELEMETRY_CODE:
+                    raise
+    if not reporting:
+        raise _FlowError("no_home_mini")
+    return reporting
+
+
+async def _validate_input(
+    hass: HomeAssistant, user_input: Mapping[str, Any]
+) -> tuple[dict[str, str], list[SmartMeter]]:
+    """Normalise and check the form; returns the credentials and the reporting meters."""
+    account_number = str(user_input[CONF_ACCOUNT_NUMBER]).strip().upper()
+    if not ACCOUNT_NUMBER.match(account_number):
+        raise _FlowError("invalid_account_format", CONF_ACCOUNT_NUMBER)
+    credentials = {
+        CONF_API_KEY: str(user_input[CONF_API_KEY]).strip(),
+        CONF_ACCOUNT_NUMBER: account_number,
+        CONF_API_URL: _checked_url(
+            str(user_input.get(SECTION_ADVANCED, {}).get(CONF_API_URL) or DEFAULT_API_URL)
+        ),
+    }
+    client, account = await _account(hass, credentials)
+    return credentials, await _reporting(client, account.telemetry_meters)
+
+
+def _share_key(hass: HomeAssistant, credentials: Mapping[str, Any]) -> None:
+    """A new key serves the whole account: the account's other meters store it too, so
+    that reloading any of them never brings the old key back to the shared client."""
+    account = account_key(credentials)
+    for other in hass.config_entries.async_entries(DOMAIN, include_ignore=False):
+        if (
+            account_key(other.data) == account
+            and other.data[CONF_API_KEY] != credentials[CONF_API_KEY]
+        ):
+            hass.config_entries.async_update_entry(
+                other, data={**other.data, CONF_API_KEY: credentials[CONF_API_KEY]}
+            )
+
+
 class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
     """Set up one Home Mini (one smart meter) per entry."""
 
@@ -175,65 +239,12 @@ class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
         self._meters: dict[str, SmartMeter] = {}
         self._discovered: SmartMeter | None = None
 
-    async def _account(self, credentials: Mapping[str, str]) -> tuple[KrakenClient, Account]:
-        """Real calls that prove the key and the account: a token, then the account."""
-        budget = account_budget(
-            self.hass, credentials[CONF_API_URL], credentials[CONF_ACCOUNT_NUMBER]
-        )
-        client = KrakenClient(
-            async_get_clientsession(self.hass),
-            credentials[CONF_API_KEY],
-            base_url=credentials[CONF_API_URL],
-            request_hook=budget.record if budget else None,
-        )
-        with _flow_errors():
-            await client.authenticate()
-            account = await client.get_account(credentials[CONF_ACCOUNT_NUMBER])
-        return client, account
-
-    @staticmethod
-    async def _reporting(client: KrakenClient, meters: Iterable[SmartMeter]) -> list[SmartMeter]:
-        """The meters whose Home Mini reports now (a latest read for each)."""
-        reporting = []
-        with _flow_errors():
-            for meter in meters:
-                try:
-                    if await client.get_latest_telemetry(meter.device_id) is not None:
-                        reporting.append(meter)
-                except KrakenNoHomeMiniError:
-                    continue
-                except KrakenServiceUnavailableError as err:
-                    # Token and account answered, so the API is up: Kraken answers KT-GB-4039
-                    # for a meter with no consumption device (no Home Mini) reporting.
-                    if err.code != NO_TELEMETRY_CODE:
-                        raise
-        if not reporting:
-            raise _FlowError("no_home_mini")
-        return reporting
-
-    async def _validate_input(
-        self, user_input: Mapping[str, Any]
-    ) -> tuple[dict[str, str], list[SmartMeter]]:
-        """Normalise and check the form; returns the credentials and the reporting meters."""
-        account_number = str(user_input[CONF_ACCOUNT_NUMBER]).strip().upper()
-        if not ACCOUNT_NUMBER.match(account_number):
-            raise _FlowError("invalid_account_format", CONF_ACCOUNT_NUMBER)
-        credentials = {
-            CONF_API_KEY: str(user_input[CONF_API_KEY]).strip(),
-            CONF_ACCOUNT_NUMBER: account_number,
-            CONF_API_URL: _checked_url(
-                str(user_input.get(SECTION_ADVANCED, {}).get(CONF_API_URL) or DEFAULT_API_URL)
-            ),
-        }
-        client, account = await self._account(credentials)
-        return credentials, await self._reporting(client, account.telemetry_meters)
-
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask for the API key and account number."""
         errors: dict[str, str] = {}
         if user_input is not None:
             try:
-                self._credentials, meters = await self._validate_input(user_input)
+                self._credentials, meters = await _validate_input(self.hass, user_input)
             except _FlowError as err:
                 errors[err.field] = err.key
             else:
@@ -326,9 +337,9 @@ class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self.async_abort(reason="account_removed")
             self._credentials[CONF_API_KEY] = keys[0]
             try:
-                client, found = await self._account(self._credentials)
+                client, found = await _account(self.hass, self._credentials)
                 meters = [m for m in found.telemetry_meters if m.device_id == self.unique_id]
-                reporting = await self._reporting(client, meters)
+                reporting = await _reporting(client, meters)
             except _FlowError as err:
                 if err.key in DISCOVERY_ABORTS:
                     return self.async_abort(reason=err.key)
@@ -340,19 +351,6 @@ class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders={"meter": _meter_label(self._discovered)},
             errors=errors,
         )
-
-    def _share_key(self, credentials: Mapping[str, Any]) -> None:
-        """A new key serves the whole account: the account's other meters store it too, so
-        that reloading any of them never brings the old key back to the shared client."""
-        account = account_key(credentials)
-        for other in self._async_current_entries(include_ignore=False):
-            if (
-                account_key(other.data) == account
-                and other.data[CONF_API_KEY] != credentials[CONF_API_KEY]
-            ):
-                self.hass.config_entries.async_update_entry(
-                    other, data={**other.data, CONF_API_KEY: credentials[CONF_API_KEY]}
-                )
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """The API key was rejected: ask for a new one."""
@@ -371,7 +369,7 @@ class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
             credentials = {**entry.data, CONF_API_KEY: str(user_input[CONF_API_KEY]).strip()}
             try:
                 credentials[CONF_API_URL] = _checked_url(entry.data[CONF_API_URL])
-                _, account = await self._account(credentials)
+                _, account = await _account(self.hass, credentials)
             except _FlowError as err:
                 if err.key == "invalid_account":
                     return self.async_abort(reason="wrong_account")
@@ -379,19 +377,13 @@ class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
             else:
                 if entry.unique_id not in {m.device_id for m in account.telemetry_meters}:
                     return self.async_abort(reason="wrong_account")
-                self._share_key(credentials)
+                _share_key(self.hass, credentials)
                 return self.async_update_reload_and_abort(
                     entry, data_updates={CONF_API_KEY: credentials[CONF_API_KEY]}
                 )
         return self.async_show_form(
             step_id="reauth_confirm",
-            data_schema=vol.Schema(
-                {
-                    vol.Required(CONF_API_KEY): TextSelector(
-                        TextSelectorConfig(type=TextSelectorType.PASSWORD, autocomplete="off")
-                    )
-                }
-            ),
+            data_schema=vol.Schema({vol.Required(CONF_API_KEY): KEY_SELECTOR}),
             errors=errors,
         )
 
@@ -403,14 +395,14 @@ class OctopusHomeMiniConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             try:
-                credentials, meters = await self._validate_input(user_input)
+                credentials, meters = await _validate_input(self.hass, user_input)
             except _FlowError as err:
                 errors[err.field] = err.key
             else:
                 await self.async_set_unique_id(entry.unique_id)
                 if entry.unique_id not in {meter.device_id for meter in meters}:
                     return self.async_abort(reason="wrong_account")
-                self._share_key(credentials)
+                _share_key(self.hass, credentials)
                 return self.async_update_reload_and_abort(entry, data_updates=credentials)
         # Defaults from the entry; after an error, what was typed (the URL sits in its section).
         schema = self.add_suggested_values_to_schema(_user_schema(entry.data, errors), user_input)

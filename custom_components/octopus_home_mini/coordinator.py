@@ -19,7 +19,6 @@ from .api import (
     KrakenError,
     KrakenNoHomeMiniError,
     KrakenRateLimitError,
-    TelemetryGrouping,
 )
 from .const import (
     CONF_CALORIFIC_VALUE,
@@ -30,20 +29,17 @@ from .const import (
     CONF_VOLUME_FROM,
     DEFAULT_CALORIFIC_VALUE,
     DOMAIN,
-    GAS_PUBLISHED_AFTER,
-    GAS_RETRY,
-    GAS_RETRY_MAX,
     LOGGER,
     ONLINE_MAX_AGE,
-    STALE_REPAIR_AFTER,
     is_gas,
 )
 from .data import HomeMiniData, previous_month_start, snapshot
 from .exchange import async_look_for_replacement
 from .extras import MeterExtras
-from .issues import ISSUE_EXCHANGED, ISSUE_MISSING, ISSUE_NOT_REPORTING, MeterIssues
-from .ledger import BUCKET, bucket_start
+from .issues import ISSUE_MISSING, MeterIssues
+from .ledger import bucket_start
 from .meter import MeterState
+from .polls import GasPoll, async_poll_live
 from .statistics import StatisticsState
 from .store import (
     SAVE_DELAY,
@@ -56,9 +52,6 @@ from .store import (
 )
 
 type HomeMiniConfigEntry = ConfigEntry[HomeMiniRuntimeData]
-
-#: How long the "meter exchanged" notice stays up unless dismissed.
-EXCHANGE_NOTICE = timedelta(days=7)
 
 
 @dataclass
@@ -92,19 +85,15 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         self.link = link
         self.client = link.client
         self._job: Job | None = None
-        self._started = dt_util.utcnow()
-        self.issues = MeterIssues(hass, entry)
+        self.issues = MeterIssues(hass, entry, dt_util.utcnow())
         self.device_id: str = entry.data[CONF_DEVICE_ID]
         #: A gas meter reports each half hour once: it is asked only when a row is due.
         self.gas = is_gas(entry.data)
         self.meter = MeterState(dt_util.utcnow(), gas=self.gas)
-        self._gas_next_try = datetime.min.replace(tzinfo=dt_util.UTC)
-        self._gas_retry = GAS_RETRY
+        self._gas = GasPoll(self.meter)
         self._store = meter_store(hass, entry.entry_id)
         self._statistics = StatisticsState()
         self.extras = MeterExtras(hass, entry, link, self.meter, self._rewrite_from)
-        self._export_missing_told = False
-        self._mini_online: bool | None = None
 
     @property
     def samples_received(self) -> int:
@@ -137,7 +126,7 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
 
     def due(self, now: datetime) -> Job | None:
         """This meter's most urgent work other than live electricity, if any is due."""
-        if self.gas and self._gas_due(now):
+        if self.gas and self._gas.due(now):
             return Job.GAS
         return self.extras.due(now)
 
@@ -184,39 +173,6 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         self.issues.set(ISSUE_MISSING, active=False)
         return data
 
-    def _note_issues(self, data: HomeMiniData, now: datetime) -> None:
-        """The repairs that follow from what the meter holds now."""
-        self._note_online(data.is_online(now))
-        newest = data.newest
-        no_register = data.export_tariff and newest and newest.export_wh is None
-        if no_register and not self._export_missing_told:  # nothing to repair: say it once
-            self._export_missing_told = True
-            LOGGER.info(
-                "%s has an export tariff but its meter reports no export register: "
-                "export and earnings stay unavailable",
-                self.config_entry.title,
-            )
-        quiet_for = (
-            data.online_within if self.gas else max(STALE_REPAIR_AFTER, 2 * data.online_within)
-        )
-        heard = data.newest.read_at if data.newest else self._started
-        self.issues.set(ISSUE_NOT_REPORTING, active=now - heard >= quiet_for)
-        exchanged = self.meter.consumption.exchanged_at
-        self.issues.set(
-            ISSUE_EXCHANGED, active=exchanged is not None and now - exchanged < EXCHANGE_NOTICE
-        )
-
-    def _note_online(self, online: bool) -> None:
-        """The API answers but the Mini went quiet (or came back): say so once, at info."""
-        if self._mini_online is not None and online != self._mini_online:
-            if online:
-                LOGGER.info("Home Mini %s is reporting again", self.config_entry.title)
-            else:
-                LOGGER.info(
-                    "Home Mini %s has sent no reading for 3 minutes", self.config_entry.title
-                )
-        self._mini_online = online
-
     async def _poll(self, job: Job) -> HomeMiniData:
         """The meter's own readings: live electricity, or a gas meter's newest rows."""
         async with self.link.poll_lock:
@@ -224,14 +180,9 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             if self.extras.tariff_fetched is None:  # every cost needs it: with the first poll
                 await self.extras.try_job(Job.TARIFF, now)
             if job is Job.GAS:
-                await self._poll_gas(now)
+                await self._gas.async_poll(self.client, self.device_id, now)
             else:
-                start, end = self.meter.live_window(now)
-                readings = await self.client.get_telemetry(
-                    self.device_id, start, end, TelemetryGrouping.TEN_SECONDS
-                )
-                self.meter.accept(readings, start)
-                self.meter.covered(start, end)
+                await async_poll_live(self.client, self.device_id, self.meter, now)
         return await self._publish(now)
 
     async def _publish(self, now: datetime) -> HomeMiniData:
@@ -240,7 +191,7 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         await self._write_statistics(now)
         self._store.async_delay_save(self._stored, SAVE_DELAY)
         data = self._snapshot(now)
-        self._note_issues(data, now)
+        self.issues.note(data, now, gas=self.gas, exchanged_at=self.meter.consumption.exchanged_at)
         return data
 
     def _snapshot(self, now: datetime) -> HomeMiniData:
@@ -253,27 +204,6 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
             self.meter, now, dt_util.get_default_time_zone(), calorific_value, volume_from
         )
         return data if self.gas else replace(data, online_within=self.link.online_within())
-
-    def _gas_due(self, now: datetime) -> bool:
-        """Whether the gas meter's next half-hour row can be there (or it is worth asking)."""
-        newest = self.meter.newest
-        expected = now if newest is None else newest.read_at + 2 * BUCKET + GAS_PUBLISHED_AFTER
-        return now >= max(expected, self._gas_next_try)
-
-    async def _poll_gas(self, now: datetime) -> None:
-        """The last two hours' half-hour rows."""
-        newest = self.meter.newest
-        start, end = self.meter.gas_window(now)
-        rows = await self.client.get_telemetry(
-            self.device_id, start, end, TelemetryGrouping.HALF_HOURLY
-        )
-        self.meter.accept_rows(rows, start, end, now)
-        if self.meter.newest is not newest:
-            self._gas_retry = GAS_RETRY
-            self._gas_next_try = now
-        else:  # not published yet, or the Mini is quiet: ask less and less often
-            self._gas_next_try = now + self._gas_retry
-            self._gas_retry = min(GAS_RETRY_MAX, self._gas_retry * 2)
 
     def _stored(self) -> Stored:
         return dump(self.meter, self._statistics, self.link.budget.sent())

@@ -325,7 +325,7 @@ async def async_setup_entry(
         for description in SENSORS
         if fuel in description.fuels and (exports or not description.exports)
     ]
-    if entry.runtime_data.link.allowance_supported is not False:
+    if entry.runtime_data.link.points.supported is not False:
         entities.append(ApiRequestsSensor(coordinator, API_REQUESTS))
     async_add_entities(entities)
 
@@ -382,7 +382,7 @@ class ApiRequestsSensor(HomeMiniEntity, SensorEntity):
     @property
     def extra_state_attributes(self) -> dict[str, object]:
         """Kraken's figures as last read (every 30 minutes)."""
-        allowance = self.coordinator.link.allowance
+        allowance = self.coordinator.link.points.allowance
         if allowance is None:
             return {}
         return {
