@@ -465,3 +465,21 @@ async def test_two_months_back_filled_in_half_an_hour(
         setup_half_hour = bucket_start(start)
         totals = ledger.totals(last_month, setup_half_hour, lambda _: None)
         assert abs(totals.import_wh - true_energy_wh(sim, last_month, setup_half_hour)) <= ONE_WH
+
+
+def test_energy_revealed_before_a_session_reset_stays_out_of_it() -> None:
+    """Readings taken before *Reset session* but published after it (Kraken is ~30 s late)
+    show the register moved more than their deltas: that energy lies before the press, so the
+    session counts only what comes after it (the end-to-end test saw 0.05 p slip in)."""
+    meter = MeterState(T0)
+    meter.accept(readings(0, 30), T0)  # T0 .. T0 + 290 s, 1 Wh and 0.1 p each
+    press = T0 + timedelta(seconds=305)
+    meter.reset_session(press)
+    late = reading(T0 + timedelta(seconds=300), 1_000_000 + 29 + 6, 1)  # 5 Wh more than 1
+    meter.accept([late], T0 + timedelta(seconds=170))
+    assert meter.session_cost() == 0
+    after = reading(T0 + timedelta(seconds=310), 1_000_000 + 29 + 7, 1)  # agrees: a gap
+    meter.accept([after], T0 + timedelta(seconds=180))
+    totals = meter.ledger.totals(T0, T0 + BUCKET, lambda _: None)
+    assert totals.import_wh == 30 + 1 + 5 + 1  # the register's move is counted...
+    assert meter.session_cost() == Decimal("0.1")  # ...before the press: only `after` is in it

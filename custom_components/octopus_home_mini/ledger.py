@@ -26,6 +26,9 @@ SEAL_AFTER = timedelta(minutes=10)
 #: A reading further than this from the one before spans a Mini outage (its delta covers it).
 OUTAGE_GAP = timedelta(seconds=60)
 
+#: Shares are kept just before the reading that ends their gap (no reading is this close).
+_TICK = timedelta(microseconds=1)
+
 type RateLookup = Callable[[datetime], Decimal | None]
 ZERO = Decimal(0)
 
@@ -74,8 +77,17 @@ class Bucket:
         self.add_share(wh, cost)
         return True
 
-    def add_share(self, wh: Decimal, cost: Decimal | None) -> None:
-        """Energy that belongs here but to no one reading of it (spread over a gap)."""
+    def add_share(self, wh: Decimal, cost: Decimal | None, until: datetime | None = None) -> None:
+        """Energy that belongs here but to no one reading of it (spread over a gap).
+
+        ``until``: the end of the gap. While the half hour is provisional the share is kept
+        among its portions just before then, so that a session started after the gap leaves it
+        out (though a register revealed it later)."""
+        if until is not None and self.portions is not None:
+            key = until - _TICK
+            while key in self.portions:
+                key -= _TICK
+            self.portions[key] = (wh, cost)
         self.import_wh += wh
         if cost is None:
             self.unpriced_wh += wh
@@ -216,7 +228,7 @@ class Ledger:
         for start, share in shares:
             part = share / whole
             target = self.touch(start)
-            target.add_share(wh * part, None if cost is None else cost * part)
+            target.add_share(wh * part, None if cost is None else cost * part, end)
             target.shared_wh += wh * part
         if len(shares) > 1:
             self.mark_pending(since, end)
