@@ -31,7 +31,8 @@ _SIMULATORS: list[KrakenSimulator] = []
 
 @dataclass
 class FakeClock:
-    """A clock the simulator and the client share, moved by hand in client tests."""
+    """The tests' one hand-moved clock: the simulator and the client share it (tests in Home
+    Assistant move time with its ``freezer`` instead)."""
 
     now: datetime = field(default=START)
 
@@ -39,9 +40,9 @@ class FakeClock:
         """The current simulated time."""
         return self.now
 
-    def advance(self, seconds: float) -> None:
-        """Move time forward."""
-        self.now += timedelta(seconds=seconds)
+    def advance(self, seconds: float = 0, **delta: float) -> None:
+        """Move time forward by ``seconds`` and any other ``timedelta`` units."""
+        self.now += timedelta(seconds=seconds, **delta)
 
 
 @pytest.fixture(autouse=True)
@@ -136,3 +137,8 @@ def no_secrets_in_logs(caplog: pytest.LogCaptureFixture) -> Generator[None]:
     )
     leaked = [secret[:6] for secret in secrets if secret and secret in logged]
     assert not leaked, f"secrets in the log (prefixes): {leaked}"
+    # Home Assistant reports our use of what it deprecated (a warning in a real instance).
+    reported = [
+        line for line in logged.splitlines() if "custom integration 'octopus_home_mini'" in line
+    ]
+    assert not reported, reported

@@ -6,10 +6,16 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
-from custom_components.octopus_home_mini.const import CONF_LIVE_INTERVAL, DOMAIN
+from custom_components.octopus_home_mini.const import (
+    CONF_LIVE_INTERVAL,
+    DEMAND_LEVELS,
+    DOMAIN,
+    SAMPLE_BUFFER,
+)
 from tests.common import advance, entry_for, settle, setup_entry
 from tests.simulator import SINGLE, KrakenSimulator
 
@@ -79,6 +85,7 @@ async def test_buffer_then_each_polls_new_samples(
     frozen_sim: Sim,
     freezer: FrozenDateTimeFactory,
     hass_ws_client: WebSocketGenerator,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """On subscribe every held sample, then only the new ones of each poll, all true."""
     sim, url = frozen_sim
@@ -87,16 +94,24 @@ async def test_buffer_then_each_polls_new_samples(
     client = await _subscribed(hass, hass_ws_client, entry)
 
     first = await _event(client)
+    # Nothing deprecated on the way (HA reports it as a warning in a real instance).
+    assert not [r for r in caplog.get_records("call") if "deprecated" in r.getMessage()]
     assert first["replace"] is True
     assert first["online_within"] == 180  # the Online sensor's rule at the 30-s interval
     held = entry.runtime_data.coordinator.data.samples
     assert [pair[0] for pair in first["samples"]] == [s.read_at.timestamp() for s in held]
     assert len(first["samples"]) > 20
     assert first["samples"] == _truth(sim, first["samples"])
+    # What the card draws by comes with the samples, not as a copy in the card.
+    assert first["limits"] == {
+        "bands": [[key, None if upper is None else int(upper)] for key, upper in DEMAND_LEVELS],
+        "keep_s": SAMPLE_BUFFER.total_seconds(),
+    }
 
     await advance(hass, freezer, 30)
     update = await _event(client)
     assert update["replace"] is False
+    assert "limits" not in update
     assert update["samples"], "a poll brought no sample"
     assert update["samples"][0][0] > first["samples"][-1][0]  # only what is new
     assert update["samples"] == _truth(sim, update["samples"])
@@ -182,12 +197,13 @@ async def test_follows_a_reload(
     entry = await setup_entry(hass, url)
     await settle(hass, freezer)
     client = await _subscribed(hass, hass_ws_client, entry)
-    await _event(client)
+    first_limits = (await _event(client))["limits"]
 
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
     again = await _event(client)
     assert again["replace"] is True
+    assert again["limits"] == first_limits
     assert len(again["samples"]) > 20
     await advance(hass, freezer, 30)
     assert (await _event(client))["replace"] is False

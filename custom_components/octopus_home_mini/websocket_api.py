@@ -7,7 +7,7 @@ poll's new ones. Nothing is written to the state machine for this.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from homeassistant.auth.models import User
 from homeassistant.auth.permissions.const import POLICY_READ
@@ -18,10 +18,17 @@ from homeassistant.exceptions import Unauthorized
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import probatio as vol
 
-from .const import DOMAIN
+from .const import DEMAND_LEVELS, DOMAIN, SAMPLE_BUFFER
 from .coordinator import HomeMiniConfigEntry, HomeMiniCoordinator
 
 SUBSCRIBE_SAMPLES = f"{DOMAIN}/samples/subscribe"
+
+#: What the card draws by, sent with every message that starts the samples over: the demand
+#: bands (upper bound in W, exclusive; None for the last) and how many seconds are kept.
+LIMITS: Final = {
+    "bands": [[key, None if upper is None else float(upper)] for key, upper in DEMAND_LEVELS],
+    "keep_s": SAMPLE_BUFFER.total_seconds(),
+}
 
 
 @callback
@@ -35,10 +42,9 @@ def _entry_for(hass: HomeAssistant, device_id: str) -> HomeMiniConfigEntry | Non
     device = dr.async_get(hass).async_get(device_id)
     if device is None:
         return None
-    for entry_id in device.config_entries:
-        entry = hass.config_entries.async_get_entry(entry_id)
-        if entry and entry.domain == DOMAIN and entry.state is ConfigEntryState.LOADED:
-            return entry
+    entry = hass.config_entries.async_get_entry(device.config_entry_id)
+    if entry and entry.domain == DOMAIN and entry.state is ConfigEntryState.LOADED:
+        return entry
     return None
 
 
@@ -117,13 +123,14 @@ class _SampleFeed:
             if coordinator.gas
             else self._entry.runtime_data.link.online_within()  # the cadence as it runs now
         )
-        online_within = within.total_seconds()
-        self._connection.send_message(
-            websocket_api.event_message(
-                self._msg_id,
-                {"samples": pairs, "replace": replace, "online_within": online_within},
-            )
-        )
+        message: dict[str, Any] = {
+            "samples": pairs,
+            "replace": replace,
+            "online_within": within.total_seconds(),
+        }
+        if replace:
+            message["limits"] = LIMITS
+        self._connection.send_message(websocket_api.event_message(self._msg_id, message))
 
 
 @websocket_api.websocket_command(
@@ -138,7 +145,8 @@ def ws_subscribe_samples(
 ) -> None:
     """Subscribe to a meter's samples.
 
-    Each event: ``{"samples": [[epoch s, W], ...], "replace": bool, "online_within": s}``.
+    Each event: ``{"samples": [[epoch s, W], ...], "replace": bool, "online_within": s}``;
+    one that replaces the samples also carries ``"limits"`` (:data:`LIMITS`).
     """
     entry = _entry_for(hass, msg["device_id"])
     if entry is None:

@@ -4,13 +4,12 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
 import {
-  BANDS,
+  BAND_STYLES,
   ConfigError,
   EXPORT,
-  MAX_WINDOW_MINUTES,
-  ONLINE_MAX_AGE_S,
   barGeometry,
   bandFor,
+  bandsFrom,
   chartScale,
   demandEntities,
   formatEnergy,
@@ -37,22 +36,30 @@ function run(count, end, watts) {
   return Array.from({ length: count }, (_, i) => [end - (count - 1 - i) * 10, watts(i)]);
 }
 
-test("the bands are the integration's: thresholds from const.py, colours from the README", () => {
-  const constPy = readFileSync(new URL("custom_components/octopus_home_mini/const.py", ROOT), "utf8");
-  const levels = [...constPy.matchAll(/\("(\w+)", (?:Decimal\((\d+)\)|None)\)/g)].map((m) => [
-    m[1],
-    m[2] === undefined ? null : Number(m[2]),
-  ]);
+/** The bands as the integration's feed sends them (its const.DEMAND_LEVELS). */
+const LEVELS = [
+  ["low", 500],
+  ["normal", 1000],
+  ["moderate", 2000],
+  ["high", 3000],
+  ["very_high", null],
+];
+const BANDS = bandsFrom(LEVELS);
+
+test("the bands' bounds come from the feed; their colours are the README's", () => {
   assert.deepEqual(
     BANDS.map((band) => [band.key, band.upper]),
-    levels,
+    LEVELS,
   );
   const readme = readFileSync(new URL("README.md", ROOT), "utf8");
-  for (const band of BANDS) {
-    assert.match(readme, new RegExp(`color: "${band.color}"`, "i"), band.key);
+  for (const [key, style] of Object.entries(BAND_STYLES)) {
+    assert.match(readme, new RegExp(`color: "${style.color}"`, "i"), key);
   }
-  assert.equal(constPy.match(/ONLINE_MAX_AGE: Final = timedelta\(minutes=(\d+)\)/)[1] * 60, ONLINE_MAX_AGE_S);
-  assert.equal(Number(constPy.match(/SAMPLE_BUFFER: Final = timedelta\(minutes=(\d+)\)/)[1]), MAX_WINDOW_MINUTES);
+  // A band this card does not know (a newer integration's) is still drawn, in grey.
+  const [unknown] = bandsFrom([["extreme", null]]);
+  assert.deepEqual([unknown.key, unknown.label, unknown.color], ["extreme", "extreme", "#9e9e9e"]);
+  assert.equal(bandFor(100, []), null); // before the feed has said
+  assert.equal(bandFor(-100, []), EXPORT);
 });
 
 test("a demand falls into the band below whose upper bound it is; export has its own", () => {
@@ -70,12 +77,12 @@ test("a demand falls into the band below whose upper bound it is; export has its
     [-1, "export"],
     [-4000, "export"],
   ];
-  for (const [watts, key] of cases) assert.equal(bandFor(watts).key, key, `${watts} W`);
+  for (const [watts, key] of cases) assert.equal(bandFor(watts, BANDS).key, key, `${watts} W`);
   assert.notEqual(EXPORT.color, BANDS[0].color);
   assert.equal(new Set([...BANDS, EXPORT].map((band) => band.color)).size, 6);
 });
 
-test("merging feed messages: in order, no duplicates, replace starts over, 30 minutes kept", () => {
+test("merging feed messages: in order, no duplicates, replace starts over, what is kept", () => {
   const held = run(3, T0, () => 100);
   assert.deepEqual(mergeSamples(held, [[T0 - 10, 999], [T0 + 10, 200]], false), [
     [T0 - 20, 100],
@@ -84,9 +91,11 @@ test("merging feed messages: in order, no duplicates, replace starts over, 30 mi
     [T0 + 10, 200],
   ]);
   assert.deepEqual(mergeSamples(held, [[T0 + 10, 5]], true), [[T0 + 10, 5]]);
-  const long = mergeSamples([], run(200, T0, (i) => i), false);
+  const long = mergeSamples([], run(200, T0, (i) => i), false, 30 * 60);
   assert.equal(long.length, 180);
   assert.equal(long.at(-1)[0] - long[0][0], 30 * 60 - 10);
+  assert.equal(mergeSamples([], run(200, T0, (i) => i), false, 10 * 60).length, 60);
+  assert.equal(mergeSamples([], run(200, T0, (i) => i), false).length, 200); // not said yet
   assert.deepEqual(mergeSamples([], [], true), []);
 });
 
@@ -117,8 +126,8 @@ test("window statistics: average, peak, minimum, net energy", () => {
 
 test("live while the newest sample is under 3 minutes old", () => {
   const samples = run(3, T0, () => 1);
-  assert.deepEqual(liveStatus(samples, T0 + 179.9), { live: true, newest: T0 });
-  assert.deepEqual(liveStatus(samples, T0 + 180), { live: false, newest: T0 });
+  assert.deepEqual(liveStatus(samples, T0 + 179.9, 180), { live: true, newest: T0 });
+  assert.deepEqual(liveStatus(samples, T0 + 180, 180), { live: false, newest: T0 });
   assert.deepEqual(liveStatus([], T0), { live: false, newest: null });
 });
 
@@ -149,7 +158,7 @@ test("nice scale ceilings", () => {
 test("bar geometry: one bar per sample, in its slot, height to scale, coloured by band", () => {
   const samples = run(30, T0, (i) => (i === 29 ? 1250 : i === 0 ? -250 : 400));
   const window = windowOf(samples, 5);
-  const { top, bottom, axis, bars } = barGeometry(window, 5, 300, 100);
+  const { top, bottom, axis, bars } = barGeometry(window, 5, 300, 100, BANDS);
   assert.equal(bars.length, 30);
   assert.deepEqual([top, bottom], [2000, 250]);
   assert.ok(Math.abs(axis - (100 * 2000) / 2250) < 1e-9);
@@ -159,14 +168,16 @@ test("bar geometry: one bar per sample, in its slot, height to scale, coloured b
   assert.ok(Math.abs(bars[0].x - 1) < 1e-9);
   assert.ok(Math.abs(last.y + last.height - axis) < 1e-9, "imports stand on the axis");
   assert.ok(Math.abs(last.height - (1250 / 2000) * axis) < 1e-9);
-  assert.equal(last.color, bandFor(1250).color);
+  assert.equal(last.color, bandFor(1250, BANDS).color);
   assert.equal(bars[0].y, axis, "exports hang from the axis");
   assert.ok(Math.abs(bars[0].height - (100 - axis)) < 1e-9); // the deepest export fills below
   assert.equal(bars[0].color, EXPORT.color);
   for (const bar of bars) {
     assert.ok(bar.x >= 0 && bar.x + bar.width <= 300 && bar.y >= 0 && bar.y + bar.height <= 100);
   }
-  assert.equal(barGeometry(windowOf([], 5), 5, 300, 100).bars.length, 0);
+  assert.equal(barGeometry(windowOf([], 5), 5, 300, 100, BANDS).bars.length, 0);
+  // Before the feed has said the bands, bars are grey.
+  assert.equal(barGeometry(window, 5, 300, 100, []).bars.at(-1).color, "#9e9e9e");
 });
 
 test("time axis: whole minutes, at most about six ticks, positioned across the window", () => {

@@ -1,37 +1,25 @@
 // The Live card: custom:octopus-home-mini-card. Plain web components, no build step.
 // The integration serves this folder and adds this module to every dashboard.
+import { CHART_H, CHART_W, DemandChart } from "./octopus-home-mini-chart.js";
+import { SampleFeed } from "./octopus-home-mini-feed.js";
 import {
   CARD_TYPE,
   ConfigError,
   MAX_WINDOW_MINUTES,
   ROWS,
-  SUBSCRIBE,
   bandFor,
-  barGeometry,
-  formatEnergy,
   formatMoney,
   formatNumber,
   formatTime,
   formatWatts,
   liveStatus,
-  mergeSamples,
   meterOf,
-  nearestSample,
   normaliseConfig,
   stubConfig,
-  timeTicks,
-  windowOf,
-  windowStats,
 } from "./octopus-home-mini-logic.js";
 
-const SVG = "http://www.w3.org/2000/svg";
-/** The chart's drawing box; the SVG stretches it to the card's width. */
-const CHART_W = 1000;
-const CHART_H = 100;
 /** How often the live indicator is re-checked between feed messages. */
 const TICK_MS = 5000;
-/** How long to wait before subscribing again after the integration refused. */
-const RETRY_MS = 30_000;
 
 const COSTS = [
   ["cost_rate", "Cost per hour", 3],
@@ -165,23 +153,14 @@ class OctopusHomeMiniCard extends HTMLElement {
 
   constructor() {
     super();
-    this._samples = [];
-    this._onlineWithin = undefined; // the feed's online_within (s), once it has said
-    this._subscribed = null; // { deviceId, unsubscribe: Promise of the unsubscribe function }
-    this._retryAt = 0; // after a refused subscription, not before this (ms)
-    this._selected = null; // the sample under the pointer or keyboard focus
+    this._feed = new SampleFeed(() => this._onFeed());
     this._shown = {}; // what was last rendered, to skip unchanged updates
   }
 
   setConfig(config) {
     const next = normaliseConfig(config); // throws a ConfigError with the reason
-    const entityChanged = this._config?.entity !== next.entity;
     this._config = next;
     if (!this.shadowRoot) this._build();
-    if (entityChanged) {
-      this._unsubscribe();
-      this._samples = [];
-    }
     this._shown = {};
     this._update();
     this._renderChart();
@@ -203,7 +182,7 @@ class OctopusHomeMiniCard extends HTMLElement {
 
   disconnectedCallback() {
     clearInterval(this._timer);
-    this._unsubscribe();
+    this._feed.close();
   }
 
   getCardSize() {
@@ -230,38 +209,37 @@ class OctopusHomeMiniCard extends HTMLElement {
       value: $(".demand .value"),
       band: $(".band"),
       warning: $(".warning"),
-      svg: $("svg"),
-      bars: $("g.bars"),
-      axis: $("line.axis"),
-      top: $(".scale.top"),
-      bottom: $(".scale.bottom"),
-      tooltip: $(".tooltip"),
-      empty: $(".empty"),
-      ticks: $(".ticks"),
       since: $(".since"),
       reset: $("button.reset"),
     };
-    const { svg, reset } = this._el;
-    svg.addEventListener("pointermove", (event) => this._point(event));
-    svg.addEventListener("pointerdown", (event) => this._point(event));
-    svg.addEventListener("pointerleave", (event) => event.pointerType === "mouse" && this._select(null));
-    svg.addEventListener("blur", () => this._select(null));
-    svg.addEventListener("keydown", (event) => this._key(event));
-    reset.addEventListener("click", () => this._reset());
+    const stats = {};
+    for (const cell of root.querySelectorAll("[data-stat]")) stats[cell.dataset.stat] = cell;
+    this._chart = new DemandChart(
+      {
+        svg: $("svg"),
+        bars: $("g.bars"),
+        axis: $("line.axis"),
+        top: $(".scale.top"),
+        bottom: $(".scale.bottom"),
+        tooltip: $(".tooltip"),
+        empty: $(".empty"),
+        ticks: $(".ticks"),
+        stats,
+      },
+      { locale: () => this._locale(), timeZone: () => this._timeZone() },
+    );
+    this._el.reset.addEventListener("click", () => this._reset());
   }
 
   _update() {
     if (!this._config || !this._hass || !this._el) return;
     const meter = meterOf(this._hass, this._config.entity);
     this._meter = meter;
-    if (!meter) {
-      this._warn(`${this._config.entity} is not an Octopus Home Mini Demand sensor.`);
-    } else if (this._feedError) {
-      this._warn(this._feedError);
-    } else {
-      this._warn("");
-    }
-    if (meter && this.isConnected) this._subscribe(meter.deviceId);
+    if (!meter) this._feed.close(); // another entity, no longer a meter: its samples go
+    else if (this.isConnected) this._feed.follow(this._hass.connection, meter.deviceId);
+    this._warn(
+      meter ? this._feed.error : `${this._config.entity} is not an Octopus Home Mini Demand sensor.`,
+    );
     for (const row of ROWS) {
       this.shadowRoot
         .querySelector(`[data-row="${row}"]`)
@@ -275,40 +253,13 @@ class OctopusHomeMiniCard extends HTMLElement {
     if (this._el.warning.textContent !== text) this._el.warning.textContent = text;
   }
 
-  // The sample feed ---------------------------------------------------------------------------
-
-  _subscribe(deviceId) {
-    if (this._subscribed?.deviceId === deviceId || Date.now() < this._retryAt) return;
-    this._unsubscribe();
-    const subscription = { deviceId };
-    this._subscribed = subscription;
-    this._feedError = null;
-    subscription.unsubscribe = this._hass.connection
-      .subscribeMessage((message) => this._onSamples(subscription, message), {
-        type: SUBSCRIBE,
-        device_id: deviceId,
-      })
-      .catch((err) => {
-        if (this._subscribed === subscription) {
-          this._subscribed = null;
-          this._retryAt = Date.now() + RETRY_MS; // e.g. the meter is reloading
-          this._feedError = `No live samples: ${err?.message ?? err?.code ?? err}`;
-          this._warn(this._feedError);
-        }
-        return null;
-      });
-  }
-
-  _unsubscribe() {
-    const subscription = this._subscribed;
-    this._subscribed = null;
-    subscription?.unsubscribe?.then((unsubscribe) => unsubscribe?.()).catch(() => {});
-  }
-
-  _onSamples(subscription, message) {
-    if (this._subscribed !== subscription) return;
-    this._samples = mergeSamples(this._samples, message.samples, message.replace);
-    if (typeof message.online_within === "number") this._onlineWithin = message.online_within;
+  _onFeed() {
+    if (!this._el || !this._config) return;
+    this._warn(this._meter ? this._feed.error : this._el.warning.textContent);
+    if (this._shown.bands !== this._feed.bands) {
+      this._shown.bands = this._feed.bands; // the demand's band needs them
+      this._renderDemand(this._hass?.states[this._config.entity]);
+    }
     this._renderChart();
     this._renderLive();
   }
@@ -371,7 +322,7 @@ class OctopusHomeMiniCard extends HTMLElement {
       "aria-label",
       known ? `Demand ${formatWatts(watts, this._locale())}` : "Demand unavailable",
     );
-    const band = known ? bandFor(watts) : null;
+    const band = known ? bandFor(watts, this._feed.bands) : null;
     this._el.band.textContent = band ? band.label : "";
     this._el.now.style.setProperty("--band", band ? band.color : "");
     this._el.now.style.setProperty("--band-ink", band ? band.ink : "");
@@ -380,118 +331,23 @@ class OctopusHomeMiniCard extends HTMLElement {
 
   _renderLive() {
     if (!this._el || !this._config) return;
-    const { live, newest } = liveStatus(this._samples, Date.now() / 1000, this._onlineWithin);
+    const feed = this._feed;
+    const { live, newest } = liveStatus(feed.samples, Date.now() / 1000, feed.onlineWithin);
     this._el.dot.classList.toggle("live", live);
     this._el.card.classList.toggle("offline", !live);
     let text;
     if (live) text = "Live";
-    else if (newest === null) text = this._subscribed ? "Waiting for samples" : "Offline";
+    else if (newest === null) text = feed.subscribed ? "Waiting for samples" : "Offline";
     else text = `Offline since ${formatTime(newest, this._locale(), this._timeZone(), false)}`;
     if (this._el.status.textContent !== text) this._el.status.textContent = text;
   }
 
-  _window() {
-    return windowOf(this._samples, this._config.window);
-  }
-
   _renderChart() {
-    if (!this._el || !this._config) return;
-    const minutes = this._config.window;
-    const window = this._window();
-    const { top, bottom, axis, bars } = barGeometry(window, minutes, CHART_W, CHART_H);
-    const rects = bars.map((bar) => {
-      const rect = document.createElementNS(SVG, "rect");
-      rect.setAttribute("class", "bar");
-      rect.setAttribute("x", bar.x.toFixed(2));
-      rect.setAttribute("y", bar.y.toFixed(2));
-      rect.setAttribute("width", bar.width.toFixed(2));
-      rect.setAttribute("height", Math.max(bar.height, 0.3).toFixed(2));
-      rect.setAttribute("fill", bar.color);
-      rect.dataset.time = String(bar.time);
-      rect.dataset.watts = String(bar.watts);
-      return rect;
-    });
-    this._el.bars.replaceChildren(...rects);
-    this._el.axis.setAttribute("y1", axis.toFixed(2));
-    this._el.axis.setAttribute("y2", axis.toFixed(2));
-    const locale = this._locale();
-    this._el.top.textContent = bars.length ? formatWatts(top, locale) : "";
-    this._el.bottom.textContent = bottom ? formatWatts(-bottom, locale) : "";
-    this._el.empty.hidden = bars.length > 0;
-    const ticks = window.start === null ? [] : timeTicks(window.start, window.end);
-    this._el.ticks.replaceChildren(
-      ...ticks.map((tick) => {
-        const label = document.createElement("span");
-        label.style.left = `${(tick.at * 100).toFixed(2)}%`;
-        label.textContent = formatTime(tick.time, locale, this._timeZone(), false);
-        return label;
-      }),
-    );
-    const stats = windowStats(window.samples);
-    const text = {
-      average: stats ? formatWatts(stats.average, locale) : "–",
-      peak: stats ? formatWatts(stats.peak, locale) : "–",
-      minimum: stats ? formatWatts(stats.minimum, locale) : "–",
-      energy: stats ? formatEnergy(stats.energyWh, locale) : "–",
-    };
-    for (const [key, value] of Object.entries(text)) {
-      this.shadowRoot.querySelector(`[data-stat="${key}"]`).textContent = value;
-    }
-    this._el.svg.setAttribute(
-      "aria-label",
-      stats
-        ? `Demand over the last ${minutes} minutes, ${stats.count} ten-second samples: ` +
-            `average ${text.average}, peak ${text.peak}, minimum ${text.minimum}. ` +
-            "Arrow keys step through the samples."
-        : `Demand over the last ${minutes} minutes: no samples yet.`,
-    );
-    // Keep the selected sample's tooltip on it while the bars move under it.
-    const selected = this._selected && window.samples.find((pair) => pair[0] === this._selected[0]);
-    this._select(selected ?? null);
-  }
-
-  // Hover, tap and keyboard --------------------------------------------------------------------
-
-  _point(event) {
-    const box = this._el.svg.getBoundingClientRect();
-    if (box.width === 0) return;
-    const at = Math.min(1, Math.max(0, (event.clientX - box.left) / box.width));
-    this._select(nearestSample(this._window(), this._config.window, at));
-  }
-
-  _key(event) {
-    const samples = this._window().samples;
-    if (!samples.length) return;
-    const index = this._selected ? samples.findIndex((pair) => pair[0] === this._selected[0]) : -1;
-    const moves = { ArrowLeft: -1, ArrowRight: 1, Home: -Infinity, End: Infinity };
-    if (!(event.key in moves)) return;
-    event.preventDefault();
-    const start = index === -1 ? samples.length : index;
-    const next = Math.min(samples.length - 1, Math.max(0, start + moves[event.key]));
-    this._select(samples[Number.isFinite(next) ? next : 0]);
-  }
-
-  _select(sample) {
-    this._selected = sample;
-    const { tooltip, bars } = this._el;
-    for (const rect of bars.children) {
-      rect.classList.toggle("active", sample !== null && rect.dataset.time === String(sample[0]));
-    }
-    if (!sample) {
-      tooltip.hidden = true;
-      return;
-    }
-    const window = this._window();
-    const at = (sample[0] - 5 - window.start) / (this._config.window * 60);
-    // Slide the tooltip from left- to right-aligned across the chart, so it never leaves it.
-    const percent = (Math.min(1, Math.max(0, at)) * 100).toFixed(2);
-    tooltip.style.left = `${percent}%`;
-    tooltip.style.transform = `translateX(-${percent}%)`;
-    tooltip.textContent = `${formatTime(sample[0], this._locale(), this._timeZone())} · ${formatWatts(
-      sample[1],
-      this._locale(),
-    )}`;
-    tooltip.hidden = false;
+    if (!this._chart || !this._config) return;
+    const kept = this._feed.keepSeconds;
+    // The window, but never more than the integration keeps.
+    const minutes = kept ? Math.min(this._config.window, Math.floor(kept / 60)) : this._config.window;
+    this._chart.render(this._feed.samples, minutes, this._feed.bands);
   }
 
   // The session reset --------------------------------------------------------------------------

@@ -6,40 +6,52 @@ export const CARD_TYPE = "octopus-home-mini-card";
 export const SUBSCRIBE = `${DOMAIN}/samples/subscribe`;
 /** The Home Mini uploads a sample every 10 s; each bar stands for one. */
 export const SAMPLE_SECONDS = 10;
-/** The Online binary sensor's rule until the feed says the meter's own (`online_within`:
- * longer at a longer live interval). */
-export const ONLINE_MAX_AGE_S = 180;
-/** The integration holds 30 minutes of samples (const.SAMPLE_BUFFER). */
+/** The card's own bound on its window; the chart shows at most what the integration keeps
+ * (the feed's first message says how much). */
 export const MAX_WINDOW_MINUTES = 30;
 export const DEFAULT_WINDOW_MINUTES = 5;
 /** The rows below the demand, each of which the editor can hide. */
 export const ROWS = ["chart", "stats", "session", "costs"];
 
-/** The demand bands of const.DEMAND_LEVELS (upper bound in W, exclusive), as in the README. */
-export const BANDS = [
-  { key: "low", upper: 500, label: "Low", color: "#43a047", ink: "#000" },
-  { key: "normal", upper: 1000, label: "Normal", color: "#1e88e5", ink: "#000" },
-  { key: "moderate", upper: 2000, label: "Moderate", color: "#fdd835", ink: "#000" },
-  { key: "high", upper: 3000, label: "High", color: "#fb8c00", ink: "#000" },
-  { key: "very_high", upper: null, label: "Very high", color: "#e53935", ink: "#000" },
-];
+/** How each demand band looks, as in the README; the bounds come from the integration. */
+export const BAND_STYLES = {
+  low: { label: "Low", color: "#43a047", ink: "#000" },
+  normal: { label: "Normal", color: "#1e88e5", ink: "#000" },
+  moderate: { label: "Moderate", color: "#fdd835", ink: "#000" },
+  high: { label: "High", color: "#fb8c00", ink: "#000" },
+  very_high: { label: "Very high", color: "#e53935", ink: "#000" },
+};
 /** Negative demand: drawn below the axis in its own colour. */
 export const EXPORT = { key: "export", upper: 0, label: "Exporting", color: "#8e24aa", ink: "#fff" };
+/** A band the card has no style for (a newer integration's): still shown, in grey. */
+const UNSTYLED = { color: "#9e9e9e", ink: "#000" };
 
-export function bandFor(watts) {
+/** The feed's bands, `[[key, upper W or null], ...]` in order, with their looks. */
+export function bandsFrom(levels) {
+  return levels.map(([key, upper]) => ({
+    key,
+    upper,
+    ...(BAND_STYLES[key] ?? { ...UNSTYLED, label: key }),
+  }));
+}
+
+/** The band of a demand: below whose upper bound it is; export has its own. Null until the
+ * feed has said the bands. */
+export function bandFor(watts, bands) {
   if (watts < 0) return EXPORT;
-  return BANDS.find((band) => band.upper === null || watts < band.upper);
+  return bands.find((band) => band.upper === null || watts < band.upper) ?? null;
 }
 
 // Samples: [epoch seconds, W] pairs, oldest first, as the integration sends them. ----------
 
-/** Held samples after a feed message: deduplicated, in order, at most 30 minutes. */
-export function mergeSamples(held, incoming, replace) {
+/** Held samples after a feed message: deduplicated, in order, at most `keepSeconds` (what
+ * the integration keeps; all while it is not known). */
+export function mergeSamples(held, incoming, replace, keepSeconds = Infinity) {
   const byTime = new Map(replace ? [] : held.map((pair) => [pair[0], pair]));
   for (const pair of incoming) byTime.set(pair[0], pair);
   const merged = [...byTime.values()].sort((a, b) => a[0] - b[0]);
   if (merged.length === 0) return merged;
-  const oldest = merged.at(-1)[0] - MAX_WINDOW_MINUTES * 60;
+  const oldest = merged.at(-1)[0] - keepSeconds;
   return merged.filter((pair) => pair[0] > oldest);
 }
 
@@ -71,10 +83,11 @@ export function windowStats(samples) {
   };
 }
 
-/** Live while the newest sample is younger than `maxAge` seconds (the Online sensor's rule). */
-export function liveStatus(samples, nowSeconds, maxAge = ONLINE_MAX_AGE_S) {
+/** Live while the newest sample is younger than `maxAge` seconds (the Online sensor's rule,
+ * which the feed sends with every message). */
+export function liveStatus(samples, nowSeconds, maxAge) {
   const newest = samples.length ? samples.at(-1)[0] : null;
-  return { live: newest !== null && nowSeconds - newest < maxAge, newest };
+  return { live: newest !== null && maxAge !== undefined && nowSeconds - newest < maxAge, newest };
 }
 
 // Chart ---------------------------------------------------------------------------------------
@@ -104,7 +117,7 @@ export function chartScale(samples) {
  * One bar per sample, in a box `width` × `height`: x across the window (the bar fills the
  * 10 s before its sample, less a gap), imports up from the axis and exports down from it.
  */
-export function barGeometry(window, minutes, width, height) {
+export function barGeometry(window, minutes, width, height, bands) {
   const { top, bottom } = chartScale(window.samples);
   const span = minutes * 60;
   const axis = (height * top) / (top + bottom);
@@ -119,7 +132,7 @@ export function barGeometry(window, minutes, width, height) {
       width: slot * 0.8,
       y: watts >= 0 ? axis - h : axis,
       height: h,
-      color: bandFor(watts).color,
+      color: (bandFor(watts, bands) ?? UNSTYLED).color,
     };
   });
   return { top, bottom, axis, bars };
