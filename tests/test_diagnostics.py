@@ -7,6 +7,8 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from syrupy.assertion import SnapshotAssertion
+from syrupy.filters import props
 
 from tests.common import setup_entry
 from tests.simulator import SINGLE, KrakenSimulator
@@ -69,3 +71,17 @@ async def test_gas_diagnostics_redacted(
         assert secret not in text
     assert result["coordinator"]["fuel"] == "gas"
     assert result["coordinator"]["ledger_pending_half_hours"] > 0  # its history is on its way
+
+
+async def test_diagnostics_snapshot(
+    frozen_sim: tuple[KrakenSimulator, str],
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    snapshot: SnapshotAssertion,
+) -> None:
+    """What a user attaches to a bug report, whole: a change to it shows up in review."""
+    _, url = frozen_sim
+    entry = await setup_entry(hass, url)
+    result = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    # The simulator's address changes with every run; the rest is fixed by the frozen clock.
+    assert result == snapshot(exclude=props("entry_id", "created_at", "modified_at", "api_url"))

@@ -23,6 +23,7 @@ import pytest
 from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.octopus_home_mini.const import DOMAIN
 from custom_components.octopus_home_mini.extras import FILL_ATTEMPTS
@@ -309,3 +310,44 @@ async def test_nothing_held_writes_nothing(hass: HomeAssistant) -> None:
         hass, StatisticsState(), Ledger(), Series("x", "x", lambda _: None), START, START
     )
     assert written is None
+
+
+async def test_the_hours_before_setup_as_written(
+    hass: HomeAssistant,
+    frozen_sim: Sim,
+    freezer: FrozenDateTimeFactory,
+    snapshot: SnapshotAssertion,
+) -> None:
+    """The rows a new install writes for the two hours before it, every kind, as the Energy
+    panel reads them (start, the hour's value, the running sum): a change shows in review."""
+    _, url = frozen_sim
+    await setup_entry(hass, url)
+    await settle(hass, freezer)
+    while dt_util.utcnow() < START + timedelta(minutes=15):  # the hour before setup is final
+        await advance(hass, freezer, 30)
+    await async_wait_recording_done(hass)
+    prefix = statistic_prefix("electricity", SINGLE.serials[0])
+    idents = {statistic_id(prefix, kind) for kind in ("consumption", "cost", "export")}
+    found = await get_instance(hass).async_add_executor_job(
+        statistics_during_period,
+        hass,
+        START - timedelta(hours=2),
+        START,
+        idents,
+        "hour",
+        None,
+        {"state", "sum"},
+    )
+    rows = {
+        ident: [
+            (
+                datetime.fromtimestamp(row["start"], UTC).isoformat(),
+                round(row["state"], 6),
+                round(row["sum"], 6),
+            )
+            for row in found[ident]
+        ]
+        for ident in sorted(found)
+    }
+    assert sorted(rows) == sorted(idents)
+    assert rows == snapshot

@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.conftest import FakeClock
 from tests.simulator import (
     ACCOUNTS,
     DUAL,
@@ -55,25 +56,12 @@ GROUPING_SECONDS = {
 }
 
 
-class Clock:
-    """An injectable clock the tests move by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
 @dataclass
 class Api:
     """A served simulator plus a client session."""
 
     sim: KrakenSimulator
-    clock: Clock
+    clock: FakeClock
     base_url: str
     session: aiohttp.ClientSession
 
@@ -130,7 +118,7 @@ def iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
-async def _serve(sim: KrakenSimulator, clock: Clock) -> AsyncIterator[Api]:
+async def _serve(sim: KrakenSimulator, clock: FakeClock) -> AsyncIterator[Api]:
     async with run_simulator(sim) as base_url, aiohttp.ClientSession() as session:
         yield Api(sim, clock, base_url, session)
 
@@ -138,7 +126,7 @@ async def _serve(sim: KrakenSimulator, clock: Clock) -> AsyncIterator[Api]:
 @pytest.fixture
 async def api(socket_enabled: None) -> AsyncIterator[Api]:
     """A simulator at START with default settings."""
-    clock = Clock(START)
+    clock = FakeClock(START)
     async for served in _serve(KrakenSimulator(clock=clock), clock):
         yield served
 
@@ -146,7 +134,7 @@ async def api(socket_enabled: None) -> AsyncIterator[Api]:
 @pytest.fixture
 async def limited(socket_enabled: None) -> AsyncIterator[Api]:
     """A simulator with a ceiling of five requests per hour."""
-    clock = Clock(START)
+    clock = FakeClock(START)
     async for served in _serve(KrakenSimulator(clock=clock, rate_limit_per_hour=5), clock):
         yield served
 
@@ -508,7 +496,7 @@ async def test_ten_second_rows_are_the_true_samples(api: Api) -> None:
 
 
 async def test_lag_decides_what_is_readable(socket_enabled: None) -> None:
-    clock = Clock(START)
+    clock = FakeClock(START)
     async for api in _serve(KrakenSimulator(clock=clock, lag_seconds=120), clock):
         token = await api.token()
         (latest,) = await api.rows(token)
@@ -891,7 +879,7 @@ async def test_control_endpoints(api: Api) -> None:
 
 
 async def test_household_model_is_deterministic_and_plausible() -> None:
-    clock = Clock(START)
+    clock = FakeClock(START)
     one, two = KrakenSimulator(clock=clock), KrakenSimulator(clock=clock)
     day = START.replace(hour=0, minute=0, second=0)
     samples = one.samples(DEVICE, day, day + timedelta(days=1))
@@ -919,7 +907,7 @@ async def test_household_model_is_deterministic_and_plausible() -> None:
 
 async def test_registers_far_from_the_epoch() -> None:
     """Registers days away agree with each other (their speed is scripts/bench's to measure)."""
-    sim = KrakenSimulator(clock=Clock(START))
+    sim = KrakenSimulator(clock=FakeClock(START))
     later = START + timedelta(days=8)
     ahead = sim.register_wh(DEVICE, later)
     behind = sim.register_wh(DEVICE, START - timedelta(days=8))
@@ -1078,7 +1066,7 @@ async def test_gas_hourly_merges_two_half_hours(api: Api) -> None:
 
 
 async def test_gas_lag_decides_what_is_readable(socket_enabled: None) -> None:
-    clock = Clock(START)
+    clock = FakeClock(START)
     async for api in _serve(KrakenSimulator(clock=clock, gas_lag_seconds=600), clock):
         token = await api.token(GASONLY.api_key)
         device = GASONLY.gas_device_id or ""
@@ -1100,7 +1088,7 @@ async def test_gas_lag_decides_what_is_readable(socket_enabled: None) -> None:
 
 
 async def test_gas_household_is_deterministic_and_plausible() -> None:
-    clock = Clock(START)
+    clock = FakeClock(START)
     one, two = KrakenSimulator(clock=clock), KrakenSimulator(clock=clock)
     day = START.replace(hour=0, minute=0, second=0)
     week = one.half_hours(GAS, day - timedelta(days=7), day)

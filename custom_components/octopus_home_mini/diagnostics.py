@@ -39,15 +39,14 @@ async def async_get_config_entry_diagnostics(
 ) -> dict[str, Any]:
     """What support needs to see, without anything that identifies the household."""
     coordinator = entry.runtime_data.coordinator
+    link = entry.runtime_data.link
     data = coordinator.data
     newest = data.newest
+    points = link.points.allowance
     return {
         "entry": async_redact_data(entry.as_dict(), TO_REDACT),
         "coordinator": {
             "last_update_success": coordinator.last_update_success,
-            "update_interval_seconds": (
-                coordinator.update_interval.total_seconds() if coordinator.update_interval else None
-            ),
             "online": data.is_online(dt_util.utcnow()),
             "samples_held": len(data.samples),
             "newest_read_at": newest.read_at.isoformat() if newest else None,
@@ -61,5 +60,19 @@ async def async_get_config_entry_diagnostics(
             "ledger_half_hours": len(coordinator.meter.ledger.buckets),
             "ledger_pending_half_hours": len(coordinator.meter.ledger.pending),
             "fuel": "gas" if coordinator.gas else "electricity",
+        },
+        # The account's one cadence of requests, which all its meters share.
+        "cadence": {
+            "slot_seconds": link.slot.total_seconds(),
+            "requests_this_run": dict(sorted(link.sent.items())),
+            "rate_limited_until": link.resume_at.isoformat() if link.resume_at else None,
+            "kraken_points": None
+            if points is None
+            else {
+                "limit": points.limit,
+                "used": points.used,
+                "remaining": points.remaining,
+                "low": points.low,
+            },
         },
     }
