@@ -277,9 +277,10 @@ async def until[T](
 # --- the simulator --------------------------------------------------------------------------
 
 
-def start_simulator(log: Path) -> Proc:
-    """`python -m tests.simulator` on a port it picks."""
+def start_simulator(log: Path, retention_days: float = 14) -> Proc:
+    """`python -m tests.simulator` on a port it picks; Kraken keeps ``retention_days``."""
     args = [sys.executable, "-m", "tests.simulator", "--port", "0", "--host", HOST]
+    args += ["--retention-days", str(retention_days)]
     return spawn("simulator", args, log, REPO)
 
 
