@@ -1,6 +1,7 @@
-"""Helpers for integration tests: an entry against the simulator, and time travel."""
+"""Helpers for integration tests: an entry against the simulator, time travel, states."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from decimal import Decimal
 import logging
 from typing import Any
 
@@ -25,6 +26,26 @@ from custom_components.octopus_home_mini.const import (
 )
 from tests.simulator import SINGLE, KrakenSimulator
 from tests.simulator.fixtures import Fixture
+
+#: A served simulator and its base URL (the ``frozen_sim`` fixture).
+type Sim = tuple[KrakenSimulator, str]
+#: The single meter's sensors (SINGLE's serial) start with this.
+PREFIX = "sensor.home_mini_21e1234567_"
+
+
+def value(hass: HomeAssistant, key: str, prefix: str = PREFIX) -> Decimal:
+    """A sensor's state as a Decimal."""
+    state = hass.states.get(prefix + key)
+    assert state is not None, prefix + key
+    return Decimal(state.state)
+
+
+def newest_read_at(hass: HomeAssistant) -> datetime:
+    """The newest sample the (only) meter's integration holds."""
+    (entry,) = hass.config_entries.async_entries(DOMAIN)
+    newest = entry.runtime_data.coordinator.data.newest
+    assert newest is not None
+    return newest.read_at
 
 
 def entry_for(url: str, fixture: Fixture = SINGLE, index: int = 0) -> MockConfigEntry:

@@ -13,10 +13,8 @@ import pytest
 from custom_components.octopus_home_mini.account import LIVE_MAX_WAIT, AccountLink, Job
 from custom_components.octopus_home_mini.budget import RequestBudget
 from custom_components.octopus_home_mini.const import CONF_LIVE_INTERVAL
-from tests.common import advance, settle, setup_entry
+from tests.common import Sim, advance, settle, setup_entry
 from tests.simulator import SINGLE, KrakenSimulator
-
-type Sim = tuple[KrakenSimulator, str]
 
 NOW = datetime(2026, 3, 14, 12, tzinfo=UTC)
 

@@ -8,10 +8,8 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.octopus_home_mini.card import CARD_DIR, CARD_MODULE
-from tests.common import setup_entry
-from tests.simulator import TWOMETERS, KrakenSimulator
-
-type Sim = tuple[KrakenSimulator, str]
+from tests.common import Sim, setup_entry
+from tests.simulator import TWOMETERS
 
 
 async def test_card_is_served_and_loaded(

@@ -17,10 +17,8 @@ from custom_components.octopus_home_mini.const import (
     CONF_SERIAL_NUMBER,
     DOMAIN,
 )
-from tests.common import setup_entry
-from tests.simulator import NOMINI, SINGLE, SOLAR, TWOMETERS, KrakenSimulator
-
-type Sim = tuple[KrakenSimulator, str]
+from tests.common import Sim, setup_entry
+from tests.simulator import NOMINI, SINGLE, SOLAR, TWOMETERS
 
 
 def form(api_key: str, account: str, url: str) -> dict[str, Any]:

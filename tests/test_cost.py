@@ -14,12 +14,19 @@ import pytest
 
 from custom_components.octopus_home_mini.api import KrakenClient, TelemetryGrouping
 from custom_components.octopus_home_mini.meter import MeterState, cost_pence
-from tests.common import advance, max_requests_in_any_hour, settle, setup_entry
+from tests.common import (
+    PREFIX,
+    Sim,
+    advance,
+    max_requests_in_any_hour,
+    newest_read_at,
+    settle,
+    setup_entry,
+    value,
+)
 from tests.simulator import SINGLE, TWOMETERS, KrakenSimulator
 
-type Sim = tuple[KrakenSimulator, str]
 DEVICE = SINGLE.device_ids[0]
-PREFIX = "sensor.home_mini_21e1234567_"
 MIDNIGHT = datetime(2026, 3, 14, tzinfo=UTC)  # London is on GMT in mid-March
 HALF_PENNY = Decimal("0.5")
 
@@ -31,19 +38,6 @@ pytestmark = pytest.mark.usefixtures("london")
 def sim_start() -> datetime:
     """Start just after midnight, so a whole day is simulated."""
     return MIDNIGHT + timedelta(seconds=30)
-
-
-def value(hass: HomeAssistant, key: str) -> Decimal:
-    """A sensor's state as a Decimal."""
-    return Decimal(hass.states.get(PREFIX + key).state)
-
-
-def newest_read_at(hass: HomeAssistant) -> datetime:
-    """The newest sample the integration holds."""
-    (entry,) = hass.config_entries.async_entries("octopus_home_mini")
-    newest = entry.runtime_data.coordinator.data.newest
-    assert newest is not None
-    return newest.read_at
 
 
 def true_cost_today(sim: KrakenSimulator, hass: HomeAssistant, midnight: datetime) -> Decimal:

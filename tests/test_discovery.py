@@ -27,10 +27,8 @@ from custom_components.octopus_home_mini.const import (
     DOMAIN,
 )
 from custom_components.octopus_home_mini.discovery import discovery_data
-from tests.common import advance, ours_loud, setup_entry
+from tests.common import Sim, advance, ours_loud, setup_entry
 from tests.simulator import DUAL, SINGLE, TWOMETERS, KrakenSimulator
-
-type Sim = tuple[KrakenSimulator, str]
 
 GAS = DUAL.gas[0]
 

@@ -16,10 +16,9 @@ from homeassistant.util import dt as dt_util
 import pytest
 
 from custom_components.octopus_home_mini.account import LIVE_MAX_WAIT
-from tests.common import advance, max_requests_in_any_hour, settle, setup_entry
+from tests.common import Sim, advance, max_requests_in_any_hour, settle, setup_entry
 from tests.simulator import SINGLE, TWOMETERS, KrakenSimulator
 
-type Sim = tuple[KrakenSimulator, str]
 DEVICE = SINGLE.device_ids[0]
 MIDNIGHT = datetime(2026, 3, 14, tzinfo=UTC)
 CONSUMPTION = "sensor.home_mini_21e1234567_consumption"

@@ -35,6 +35,7 @@ from custom_components.octopus_home_mini.const import (
 from custom_components.octopus_home_mini.sensor import gas_volume_m3
 from custom_components.octopus_home_mini.statistics import statistic_id, statistic_prefix
 from tests.common import (
+    Sim,
     advance,
     max_requests_in_any_hour,
     recorder_first,  # noqa: F401 - the recorder-first fixture
@@ -43,7 +44,6 @@ from tests.common import (
 from tests.simulator import DUAL, GASDUP, GASONLY, KrakenSimulator
 from tests.simulator.fixtures import Fixture
 
-type Sim = tuple[KrakenSimulator, str]
 MIDNIGHT = datetime(2026, 3, 14, tzinfo=UTC)  # GMT
 
 

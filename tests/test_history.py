@@ -38,19 +38,19 @@ from custom_components.octopus_home_mini.statistics import (
 )
 from custom_components.octopus_home_mini.tariff import product_code_of
 from tests.common import (
+    PREFIX,
+    Sim,
     advance,
     entry_for,
     recorder_first,  # noqa: F401 - the recorder-first fixture
     settle,
     setup_entry,
 )
-from tests.simulator import GASONLY, SINGLE, KrakenSimulator
+from tests.simulator import GASONLY, SINGLE
 from tests.test_gas import gas_entry
 
-type Sim = tuple[KrakenSimulator, str]
 DEVICE = SINGLE.device_ids[0]
 START = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
-PREFIX = "sensor.home_mini_21e1234567_"
 
 pytestmark = pytest.mark.usefixtures("london")
 

@@ -12,10 +12,8 @@ from homeassistant.util import dt as dt_util
 import pytest
 
 from custom_components.octopus_home_mini.const import DOMAIN
-from tests.common import advance, entry_for, max_requests_in_any_hour, setup_entry
-from tests.simulator import SINGLE, TWOMETERS, KrakenSimulator
-
-type Sim = tuple[KrakenSimulator, str]
+from tests.common import Sim, advance, entry_for, max_requests_in_any_hour, setup_entry
+from tests.simulator import SINGLE, TWOMETERS
 
 
 async def test_setup_and_unload(hass: HomeAssistant, frozen_sim: Sim) -> None:

@@ -34,16 +34,17 @@ from custom_components.octopus_home_mini.store import (
     load_meter,
 )
 from tests.common import (
+    Sim,
     advance,
+    newest_read_at,
     ours_loud,
     recorder_first,  # noqa: F401 - the recorder-first fixture
     setup_entry,
+    value,
 )
 from tests.simulator import SINGLE, KrakenSimulator
 
-type Sim = tuple[KrakenSimulator, str]
 DEVICE = SINGLE.device_ids[0]
-PREFIX = "sensor.home_mini_21e1234567_"
 LONDON_MIDNIGHT = datetime(2026, 3, 14, tzinfo=UTC)  # GMT in mid-March
 ONE_WH = Decimal(1)
 ONE_HUNDREDTH_PENNY = Decimal("0.01")
@@ -56,19 +57,6 @@ pytestmark = pytest.mark.usefixtures("london")
 def sim_start() -> datetime:
     """Set up at 19:30 on a GMT day."""
     return LONDON_MIDNIGHT + timedelta(hours=19, minutes=30)
-
-
-def value(hass: HomeAssistant, key: str) -> Decimal:
-    """A sensor's state as a Decimal."""
-    return Decimal(hass.states.get(PREFIX + key).state)
-
-
-def newest(hass: HomeAssistant) -> datetime:
-    """The newest sample the integration holds."""
-    (entry,) = hass.config_entries.async_entries("octopus_home_mini")
-    held = entry.runtime_data.coordinator.data.newest
-    assert held is not None
-    return held.read_at
 
 
 def true_energy_wh(sim: KrakenSimulator, start: datetime, end: datetime) -> Decimal:
@@ -145,7 +133,7 @@ async def test_downtime_is_filled_to_the_hour(
     assert len(fills) <= 3  # one a day of gap, at most
     now = dt_util.utcnow()
     midnight = dt_util.start_of_local_day(now)
-    held = newest(hass) + timedelta(seconds=1)
+    held = newest_read_at(hass) + timedelta(seconds=1)
     assert abs(value(hass, "consumption_today") * 1000 - true_energy_wh(sim, midnight, held)) <= 1
     cost_today = sim.true_cost_pence(DEVICE, midnight, held)
     assert abs(value(hass, "cost_today") * 100 - cost_today) <= ONE_HUNDREDTH_PENNY
@@ -209,7 +197,7 @@ async def test_first_setup_backfills_what_kraken_keeps(
         held = {at for at, bucket in ledger.buckets.items() if bucket.final or bucket.import_wh}
         assert all({hour, hour + BUCKET} <= held for hour in written)
         midnight = dt_util.start_of_local_day(dt_util.utcnow())
-        held = newest(hass) + timedelta(seconds=1)
+        held = newest_read_at(hass) + timedelta(seconds=1)
         today = true_energy_wh(sim, midnight, held)
         assert abs(value(hass, "consumption_today") * 1000 - today) <= ONE_WH
 
@@ -333,7 +321,7 @@ async def test_readings_without_a_cost_are_priced_at_their_own_half_hour(
         assert len(rest) <= 2
         now = dt_util.utcnow()
         midnight = dt_util.start_of_local_day(now)
-        held = newest(hass) + timedelta(seconds=1)
+        held = newest_read_at(hass) + timedelta(seconds=1)
         cost_today = sim.true_cost_pence(DEVICE, midnight, held)
         assert abs(value(hass, "cost_today") * 100 - cost_today) <= Decimal("0.1")
         oldest = min(at for at, bucket in meter.ledger.buckets.items() if bucket.import_wh)

@@ -15,21 +15,21 @@ from homeassistant.util import dt as dt_util
 import pytest
 
 from tests.common import (
+    Sim,
     advance,
+    newest_read_at,
     ours_loud,
     recorder_first,  # noqa: F401 - the recorder-first fixture
     setup_entry,
+    value,
 )
 from tests.test_ledger import (
     DEVICE,
     LONDON_MIDNIGHT,
     ONE_HUNDREDTH_PENNY,
     ONE_WH,
-    Sim,
     hourly_changes,
-    newest,
     true_energy_wh,
-    value,
 )
 
 pytestmark = pytest.mark.usefixtures("london")
@@ -54,14 +54,14 @@ class Watch:
     def check(self) -> None:
         today = value(self.hass, "consumption_today") * 1000
         midnight = dt_util.start_of_local_day(dt_util.utcnow())
-        truth = true_energy_wh(self.sim, midnight, newest(self.hass) + timedelta(seconds=1))
+        truth = true_energy_wh(self.sim, midnight, newest_read_at(self.hass) + timedelta(seconds=1))
         assert today >= self.last - ONE_WH, dt_util.utcnow()
         assert today <= truth + ONE_WH, dt_util.utcnow()
         self.last = today
 
     def exact(self) -> None:
         midnight = dt_util.start_of_local_day(dt_util.utcnow())
-        held = newest(self.hass) + timedelta(seconds=1)
+        held = newest_read_at(self.hass) + timedelta(seconds=1)
         today = value(self.hass, "consumption_today") * 1000
         assert abs(today - true_energy_wh(self.sim, midnight, held)) <= ONE_WH
 
@@ -109,7 +109,7 @@ async def test_an_outage_across_a_sealed_half_hour_loses_nothing(
         for hour, energy, truth in zip(hours, got, truths, strict=True):
             assert abs(energy - truth) <= ONE_WH, hour
     midnight = dt_util.start_of_local_day(dt_util.utcnow())
-    cost = sim.true_cost_pence(DEVICE, midnight, newest(hass) + timedelta(seconds=1))
+    cost = sim.true_cost_pence(DEVICE, midnight, newest_read_at(hass) + timedelta(seconds=1))
     assert abs(value(hass, "cost_today") * 100 - cost) <= ONE_HUNDREDTH_PENNY
     assert ours_loud(caplog) == []
 

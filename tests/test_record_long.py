@@ -16,19 +16,19 @@ from homeassistant.util import dt as dt_util
 import pytest
 
 from tests.common import (
+    Sim,
     advance,
+    newest_read_at as watch_newest,
     ours_loud,
     recorder_first,  # noqa: F401 - the recorder-first fixture
     settle,
     setup_entry,
+    value,
 )
 from tests.test_ledger import (
     ONE_WH,
-    Sim,
     hourly_changes,
-    newest as watch_newest,
     true_energy_wh,
-    value,
 )
 from tests.test_record import Watch
 

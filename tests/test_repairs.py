@@ -27,10 +27,9 @@ from custom_components.octopus_home_mini.const import (
     CONF_SERIAL_NUMBER,
     DOMAIN,
 )
-from tests.common import advance, entry_for, settle, setup_entry
+from tests.common import Sim, advance, entry_for, settle, setup_entry
 from tests.simulator import SINGLE, SOLAR, KrakenSimulator
 
-type Sim = tuple[KrakenSimulator, str]
 OLD = SINGLE.device_ids[0]
 NEW = "00-0A-1B-FF-FE-2C-3D-99"
 NEW_SERIAL = "24E7654321"

@@ -19,10 +19,9 @@ from custom_components.octopus_home_mini.coordinator import HomeMiniCoordinator
 from custom_components.octopus_home_mini.data import snapshot as meter_snapshot
 from custom_components.octopus_home_mini.meter import MeterState
 from custom_components.octopus_home_mini.sensor import cost_rate, demand_level, projected_month
-from tests.common import advance, settle, setup_entry
+from tests.common import Sim, advance, settle, setup_entry
 from tests.simulator import SINGLE, SOLAR, KrakenSimulator
 
-type Sim = tuple[KrakenSimulator, str]
 DEVICE = SINGLE.device_ids[0]
 DEMAND = "sensor.home_mini_21e1234567_demand"
 CONSUMPTION = "sensor.home_mini_21e1234567_consumption"

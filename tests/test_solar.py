@@ -26,16 +26,17 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from custom_components.octopus_home_mini.const import DOMAIN
 from custom_components.octopus_home_mini.statistics import statistic_id, statistic_prefix
 from tests.common import (
+    Sim,
     advance,
     ours_loud,
     recorder_first,  # noqa: F401 - the recorder-first fixture
     settle,
     setup_entry,
+    value,
 )
 from tests.simulator import EXPORTNOAGREEMENT, SINGLE, SOLAR, SOLARFIXED, KrakenSimulator
 from tests.simulator.fixtures import Fixture
 
-type Sim = tuple[KrakenSimulator, str]
 LONDON_MIDNIGHT = datetime(2026, 3, 14, tzinfo=UTC)  # GMT in mid-March
 ONE_WH = Decimal(1)
 ONE_HUNDREDTH_PENNY = Decimal("0.01")
@@ -53,10 +54,6 @@ def sim_start() -> datetime:
 
 def _prefix(fixture: Fixture) -> str:
     return f"sensor.home_mini_{fixture.serials[0].lower()}_"
-
-
-def _value(hass: HomeAssistant, fixture: Fixture, key: str) -> Decimal:
-    return Decimal(hass.states.get(_prefix(fixture) + key).state)
 
 
 def _export_read_at(hass: HomeAssistant) -> datetime:
@@ -81,7 +78,7 @@ class Watch:
         return self.sim.true_export(self.fixture.account_number, device, midnight, held)
 
     def check(self) -> None:
-        shown = _value(self.hass, self.fixture, "export_today") * 1000
+        shown = value(self.hass, "export_today", _prefix(self.fixture)) * 1000
         assert shown >= self.last - ONE_WH, dt_util.utcnow()
         assert shown <= self.truth()[0] + ONE_WH, dt_util.utcnow()
         self.last = shown
@@ -90,10 +87,10 @@ class Watch:
         """Export, earnings and net cost today equal the truth."""
         wh, pence = self.truth()
         fixture, hass = self.fixture, self.hass
-        assert abs(_value(hass, fixture, "export_today") * 1000 - wh) <= ONE_WH
-        earned = _value(hass, fixture, "export_earnings_today") * 100
-        net = _value(hass, fixture, "net_cost_today") * 100
-        cost = _value(hass, fixture, "cost_today") * 100
+        assert abs(value(hass, "export_today", _prefix(fixture)) * 1000 - wh) <= ONE_WH
+        earned = value(hass, "export_earnings_today", _prefix(fixture)) * 100
+        net = value(hass, "net_cost_today", _prefix(fixture)) * 100
+        cost = value(hass, "cost_today", _prefix(fixture)) * 100
         assert abs(net - (cost - earned)) <= ONE_HUNDREDTH_PENNY  # shown values, rounded
         if earnings:
             assert abs(earned - pence) <= ONE_HUNDREDTH_PENNY
@@ -101,7 +98,7 @@ class Watch:
     def close(self) -> None:
         """Earnings today within 5 % of the truth (an outage's share estimated by time)."""
         _, pence = self.truth()
-        earned = _value(self.hass, self.fixture, "export_earnings_today") * 100
+        earned = value(self.hass, "export_earnings_today", _prefix(self.fixture)) * 100
         assert abs(earned - pence) < pence / 20
 
 
@@ -197,7 +194,7 @@ async def test_sunny_agile_day_with_a_restart_and_a_three_hour_outage(
     spread = set() if buffered else {first_out + k * HOUR for k in range(4)}
     hours = [LONDON_MIDNIGHT + k * HOUR for k in range(16)]
     await _assert_hours(hass, sim, SOLAR, hours, spread)
-    assert _value(hass, SOLAR, "export_rate") * 100 == sim.unit_rate_pence(
+    assert value(hass, prefix=_prefix(SOLAR), key="export_rate") * 100 == sim.unit_rate_pence(
         SOLAR.account_number, dt_util.utcnow(), fuel="export"
     )
     assert ours_loud(caplog) == []
@@ -220,7 +217,7 @@ async def test_fixed_export_tariff(
     watch.exact()
     await _run(hass, freezer, watch, 130)
     watch.exact()
-    assert _value(hass, SOLARFIXED, "export_rate") == Decimal("0.15")
+    assert value(hass, prefix=_prefix(SOLARFIXED), key="export_rate") == Decimal("0.15")
     hours = [LONDON_MIDNIGHT + k * HOUR for k in range(10)]  # before the outage: exact
     await _assert_hours(hass, sim, SOLARFIXED, hours)
     assert not [p for p in sim.rest_requests if "OUTGOING" in p]  # a fixed rate needs no REST
@@ -268,7 +265,7 @@ async def test_export_agreement_without_an_export_register(
         await advance(hass, freezer, 30)
     for key in EXPORT_KEYS:
         assert hass.states.get(_prefix(SOLAR) + key).state == STATE_UNAVAILABLE, key
-    assert _value(hass, SOLAR, "cost_today") > 0
+    assert value(hass, prefix=_prefix(SOLAR), key="cost_today") > 0
     told = [
         r
         for r in caplog.get_records("call")

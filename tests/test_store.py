@@ -23,16 +23,14 @@ from custom_components.octopus_home_mini.store import (
     requests_from_json,
     statistics_from_json,
 )
-from tests.common import advance, entry_for
+from tests.common import Sim, advance, entry_for
 from tests.conftest import START
-from tests.simulator import SINGLE, KrakenSimulator
+from tests.simulator import SINGLE
 
 FIXTURES = Path(__file__).parent / "fixtures" / "store"
 #: The fixtures were saved 40 minutes after the simulator's start (v1.1 before the ledger: 20
 #: minutes before it).
 SAVED_AT = START + timedelta(minutes=40)
-
-type Sim = tuple[KrakenSimulator, str]
 
 
 def _fixture(name: str) -> dict[str, Any]:

@@ -16,10 +16,9 @@ from custom_components.octopus_home_mini.const import (
     DOMAIN,
     SAMPLE_BUFFER,
 )
-from tests.common import advance, entry_for, settle, setup_entry
+from tests.common import Sim, advance, entry_for, settle, setup_entry
 from tests.simulator import SINGLE, KrakenSimulator
 
-type Sim = tuple[KrakenSimulator, str]
 DEVICE = SINGLE.device_ids[0]
 SUBSCRIBE = "octopus_home_mini/samples/subscribe"
 
