@@ -10,12 +10,12 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
 
-from tests.common import setup_entry
-from tests.simulator import SINGLE, KrakenSimulator
+from tests.common import Sim, setup_entry
+from tests.simulator import SINGLE
 
 
 async def test_diagnostics_redacted(
-    frozen_sim: tuple[KrakenSimulator, str],
+    frozen_sim: Sim,
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
 ) -> None:
@@ -45,7 +45,7 @@ async def test_diagnostics_redacted(
 
 
 async def test_gas_diagnostics_redacted(
-    frozen_sim: tuple[KrakenSimulator, str],
+    frozen_sim: Sim,
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
 ) -> None:
@@ -74,7 +74,7 @@ async def test_gas_diagnostics_redacted(
 
 
 async def test_diagnostics_snapshot(
-    frozen_sim: tuple[KrakenSimulator, str],
+    frozen_sim: Sim,
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
     snapshot: SnapshotAssertion,

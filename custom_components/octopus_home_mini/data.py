@@ -112,7 +112,7 @@ class HomeMiniData:
         return unit_rate_pence(self.export_tariff, now)
 
 
-# Snapshot and storage ------------------------------------------------------------------
+# The snapshot ---------------------------------------------------------------------------
 
 
 def snapshot(
