@@ -15,8 +15,10 @@ import sys
 from typing import Any
 
 import aiohttp
+from graphql import parse
 import pytest
 
+from custom_components.octopus_home_mini.api.queries import ALL_DOCUMENTS
 from tests.conftest import FakeClock
 from tests.simulator import (
     ACCOUNTS,
@@ -30,6 +32,7 @@ from tests.simulator import (
     KrakenSimulator,
     run_simulator,
 )
+from tests.simulator.app import complexity
 
 START = datetime(2025, 3, 14, 16, 29, 32, tzinfo=UTC)
 DEVICE = SINGLE.device_ids[0]
@@ -206,6 +209,25 @@ async def test_rate_limit_info_reports_the_points_or_is_unknown(api: Api) -> Non
     status, body = await api.post(query, token=f"JWT {token}")
     assert status == 400
     assert "rateLimitInfo" in body["errors"][0]["message"]
+
+
+async def test_a_document_over_the_complexity_limit_is_refused_whole(api: Api) -> None:
+    """Kraken allows a complexity of 200 a request (KT-CT-1188); the client's documents are far
+    below it as modelled (one point a field), the largest the account read's."""
+    token = await api.token()
+    limits = "limit remainingPoints usedPoints ttl isBlocked "
+    heavy = "query { rateLimitInfo { pointsAllowanceRateLimit { " + limits * 40 + "} } }"
+    assert complexity(parse(heavy)) == 2 + 200
+    status, body = await api.post(heavy, token=f"JWT {token}")
+    assert status == 200
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["errorCode"] == "KT-CT-1188"
+    assert api.sim.requests[-1].error_code == "KT-CT-1188"
+    api.sim.max_complexity = None  # a Kraken without the limit answers it
+    status, body = await api.post(heavy, token=f"JWT {token}")
+    assert body["data"]["rateLimitInfo"]["pointsAllowanceRateLimit"]["isBlocked"] is False
+    ours = {name: complexity(parse(doc)) for name, doc in ALL_DOCUMENTS.items()}
+    assert max(ours.values()) == ours["Account"] == 52, ours
 
 
 async def test_variables_aliases_and_fragments(api: Api) -> None:

@@ -27,6 +27,7 @@ from graphql import (
 from graphql.language import DocumentNode
 
 from . import control, rest
+from .errors import TOO_COMPLEX
 from .faults import FIELD_KINDS, TRANSPORT_KINDS, Fault
 from .resolvers import RequestContext
 from .schema import kraken_schema
@@ -93,6 +94,42 @@ def _root_fields(
     return (chosen.name.value if chosen.name else operation_name), tuple(names)
 
 
+def complexity(document: DocumentNode, operation_name: str | None = None) -> int:
+    """A document's complexity as modelled here: one point per field selected, fragments
+    expanded [INFERRED: Kraken documents a limit of 200 (KT-CT-1188), not how it scores]."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    chosen = next(
+        (
+            o
+            for o in operations
+            if not operation_name or (o.name and o.name.value == operation_name)
+        ),
+        None,
+    )
+
+    def count(selections: Iterable[SelectionNode], seen: frozenset[str]) -> int:
+        points = 0
+        for selection in selections:
+            if isinstance(selection, FieldNode):
+                points += selection.name.value != "__typename"
+                if selection.selection_set is not None:
+                    points += count(selection.selection_set.selections, seen)
+            elif isinstance(selection, InlineFragmentNode):
+                points += count(selection.selection_set.selections, seen)
+            elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
+                fragment = fragments.get(selection.name.value)
+                if fragment is not None:
+                    points += count(
+                        fragment.selection_set.selections, seen | {selection.name.value}
+                    )
+        return points
+
+    return 0 if chosen is None else count(chosen.selection_set.selections, frozenset())
+
+
 def _transport_response(fault: Fault) -> web.Response:
     match fault.kind:
         case "http_502":
@@ -142,6 +179,8 @@ class RecordedRequest:
     error_code: str | None
     #: The telemetry grouping asked for, if any (variables form).
     grouping: str | None = None
+    #: The document's complexity as modelled (see :func:`complexity`).
+    complexity: int = 0
 
 
 @dataclass(slots=True)
@@ -155,6 +194,7 @@ class _Exchange:
     root_fields: tuple[str, ...] = ()
     account_number: str | None = None
     grouping: str | None = None
+    complexity: int = 0
 
     def reply(self, status: int, body: dict[str, Any]) -> web.Response:
         self.log(status, _error_code(body.get("errors", [])))
@@ -171,6 +211,7 @@ class _Exchange:
                 status,
                 error_code,
                 self.grouping,
+                self.complexity,
             )
         )
 
@@ -212,6 +253,9 @@ def _refused(
         times = fields.count(repeated[0])
         message = f"Field '{repeated[0]}' is repeated {times} times. Maximum allowed is 1."
         return exchange.reply(200, {"errors": [{"message": message}], "data": None})
+    if sim.max_complexity is not None and exchange.complexity > sim.max_complexity:
+        too_complex = TOO_COMPLEX.error().formatted
+        return exchange.reply(200, {"errors": [too_complex], "data": None})
     if not sim.rate_limit_info and "rateLimitInfo" in fields:  # a Kraken without the field
         unknown = "Cannot query field 'rateLimitInfo' on type 'Query'."
         return exchange.reply(400, {"errors": [{"message": unknown}]})
@@ -233,6 +277,7 @@ async def _handle_graphql(request: web.Request) -> web.Response:
         return exchange.reply(400, _bad_request("Must provide query string."))
     document, request_errors = _prepare(query)
     if document is not None:
+        exchange.complexity = complexity(document, exchange.operation_name)
         exchange.operation_name, exchange.root_fields = _root_fields(
             document, exchange.operation_name
         )

@@ -90,6 +90,9 @@ class KrakenSimulator:
         #: 10,000-node cap counts one node per row (``node_count`` "rows") or one per selected
         #: field and one for the row ("fields": 8 a row for the integration's selection).
         self.max_range: timedelta | None = None
+        #: Documents over this complexity are refused whole with KT-CT-1188 (Kraken documents
+        #: 200 per request; how it scores a document is modelled in app.complexity). None: off.
+        self.max_complexity: int | None = 200
         self.node_count = "rows"
         #: The path of every REST request (tariff rates), in order.
         self.rest_requests: list[str] = []
