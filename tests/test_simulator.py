@@ -895,6 +895,7 @@ async def test_control_endpoints(api: Api) -> None:
         "status": 200,
         "error_code": "KT-GB-4039",
         "grouping": None,  # no range: the latest reading
+        "complexity": 8,  # one point a field selected
     }
     status, _ = await api.get("/_sim/truth?device_id=nope")
     assert status == 404
