@@ -171,9 +171,15 @@ class AccountLink:
     def pick(self, now: datetime) -> tuple[Meter | None, Job] | None:
         """The slot's work: overdue live first, then the most urgent due work, else live."""
         meters: list[Meter] = list(self.coordinators)
-        electric = [m for m in meters if not m.gas]
-        longest = max(electric, key=lambda m: self.waited.get(id(m), 0), default=None)
-        if longest is not None and self.waited.get(id(longest), 0) >= LIVE_MAX_WAIT:
+        # Longest waiting first. Each is read live within LIVE_MAX_WAIT slots of the last (with
+        # more meters than leave room beside them, within one slot per meter): live goes now
+        # when lending this slot would make some meter wait longer (earliest deadline first).
+        electric = sorted(
+            (m for m in meters if not m.gas), key=lambda m: -self.waited.get(id(m), 0)
+        )
+        longest = electric[0] if electric else None
+        most = max(LIVE_MAX_WAIT, len(electric))
+        if any(most - self.waited.get(id(m), 0) <= i for i, m in enumerate(electric)):
             return longest, Job.LIVE
         if self.points.due(now):
             return None, Job.ALLOWANCE
