@@ -181,6 +181,19 @@ class Sim:
             sum(row["energy_wh"] for row in rows if datetime.fromisoformat(row["read_at"]) < end)
         )
 
+    async def save_requests(self, path: Path) -> None:
+        """The simulator's request log, one line per request (kept with the other logs)."""
+        async with self.session.get(f"{self.url}/_sim/requests") as resp:
+            resp.raise_for_status()
+            log = await resp.json()
+        path.write_text(
+            "".join(
+                f"{r['at']} {r['operation_name']} {r['grouping'] or ''} {r['status']}"
+                f" {r['error_code'] or ''}\n"
+                for r in log
+            )
+        )
+
     async def fault(self, kind: str) -> None:
         """Arm a fault (until cleared)."""
         async with self.session.post(f"{self.url}/_sim/faults", json={"kind": kind}) as resp:
@@ -237,57 +250,62 @@ async def _scenario(
     prepare_config(config, port)
     hass = processes.add(start_hass(config, workdir / "hass-1.out"))
     sim = Sim(session, await simulator_url(sim_proc))
-    api = HassApi(session, f"http://127.0.0.1:{port}")
-    await api.wait_up(60)
-    clock.mark("simulator and hass up")
+    try:
+        api = HassApi(session, f"http://127.0.0.1:{port}")
+        await api.wait_up(60)
+        clock.mark("simulator and hass up")
 
-    tokens = await api.onboard("End To End", "e2e", "e2e-password")
-    assert all(step["done"] for step in await api.get("/api/onboarding"))
-    await api.wait_running(60)
-    clock.mark("onboarded")
+        tokens = await api.onboard("End To End", "e2e", "e2e-password")
+        assert all(step["done"] for step in await api.get("/api/onboarding"))
+        await api.wait_running(60)
+        clock.mark("onboarded")
 
-    entry = await _add_integration(api, sim)
-    clock.mark("config flow: every bad input, then the entry")
+        entry = await _add_integration(api, sim)
+        clock.mark("config flow: every bad input, then the entry")
 
-    async with api.ws() as ws:
-        ids = await _entities(ws, entry["entry_id"])
-        await wait_live(api, ids["demand"])
-        await _check_states(api, sim, ids)
-        clock.mark("entities live and true")
+        async with api.ws() as ws:
+            ids = await _entities(ws, entry["entry_id"])
+            await wait_live(api, ids["demand"])
+            await _check_states(api, sim, ids)
+            clock.mark("entities live and true")
 
-        validation = await save_energy(ws, ids)
-        _check_energy(validation, ids)
-        clock.mark("energy prefs validated")
-        path = await save_dashboard(ws, ids, entry["title"])
-    # What onboarding added on its own and cannot work offline; keeps the restart's log clean.
-    await drop_failed_extras(api)
+            validation = await save_energy(ws, ids)
+            _check_energy(validation, ids)
+            clock.mark("energy prefs validated")
+            path = await save_dashboard(ws, ids, entry["title"])
+        # What onboarding added on its own and cannot work offline; keeps the restart's log clean.
+        await drop_failed_extras(api)
 
-    executable = _chromium()
-    dash = Dashboard(api, tokens, path, ids, entry["title"], ARTIFACTS, workdir)
+        executable = _chromium()
+        dash = Dashboard(api, tokens, path, ids, entry["title"], ARTIFACTS, workdir)
 
-    if executable:
-        async with chromium(executable) as browser:
-            await live_card(browser, dash, sim.truth)
-            clock.mark("dashboard and Live card checked in Chromium")
-            page = await open_dashboard(browser, dash)  # open while Home Assistant restarts
-            await page.evaluate("() => { window.e2eSamePage = true; }")
-            shown_before = await newest_bar(page)
+        if executable:
+            async with chromium(executable) as browser:
+                await live_card(browser, dash, sim.truth)
+                clock.mark("dashboard and Live card checked in Chromium")
+                page = await open_dashboard(browser, dash)  # open while Home Assistant restarts
+                await page.evaluate("() => { window.e2eSamePage = true; }")
+                shown_before = await newest_bar(page)
+                # The Mini stops uploading now, for "offline" below; what it read until now is
+                # still published over the next 30 s, so the card has newer samples to resume on.
+                await sim.fault("stale")
+                clock.mark("the Mini stops uploading")
+                await _restart(api, processes, hass, config, ids, workdir, clock)
+                clock.mark("restarted: the session cost survived")
+                await resumes_after_restart(page, dash, shown_before)
+                clock.mark("the open card resubscribed by itself and shows new samples")
+        else:
             await _restart(api, processes, hass, config, ids, workdir, clock)
             clock.mark("restarted: the session cost survived")
-            await resumes_after_restart(page, dash, shown_before)
-            clock.mark("the open card resubscribed by itself and shows new samples")
-            await sim.fault("stale")  # for "offline" below
-            clock.mark("the Mini stops uploading")
-    else:
-        await _restart(api, processes, hass, config, ids, workdir, clock)
-        clock.mark("restarted: the session cost survived")
 
-    if executable:
-        async with chromium(executable) as browser:
-            await reset_and_offline(browser, dash, sim.truth)
-            clock.mark("card picker, session reset and 'offline' checked in Chromium")
-            await energy_yesterday(browser, dash, await _yesterday_written(api, sim))
-            clock.mark("the Energy panel shows yesterday's back-filled hours")
+        if executable:
+            async with chromium(executable) as browser:
+                await reset_and_offline(browser, dash, sim.truth)
+                clock.mark("card picker, session reset and 'offline' checked in Chromium")
+                await energy_yesterday(browser, dash, await _yesterday_written(api, sim))
+                clock.mark("the Energy panel shows yesterday's back-filled hours")
+    finally:
+        await sim.save_requests(workdir / "requests.log")
 
 
 async def _yesterday_written(api: HassApi, sim: Sim) -> Decimal:
