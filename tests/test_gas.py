@@ -40,6 +40,7 @@ from tests.common import (
     max_requests_in_any_hour,
     recorder_first,  # noqa: F401 - the recorder-first fixture
     setup_entry,
+    statistics_only,  # noqa: F401 - no entity states recorded
 )
 from tests.simulator import DUAL, GASDUP, GASONLY, KrakenSimulator
 from tests.simulator.fixtures import Fixture

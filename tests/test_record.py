@@ -21,6 +21,7 @@ from tests.common import (
     ours_loud,
     recorder_first,  # noqa: F401 - the recorder-first fixture
     setup_entry,
+    statistics_only,  # noqa: F401 - no entity states recorded
     value,
 )
 from tests.test_ledger import (

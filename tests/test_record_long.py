@@ -23,6 +23,7 @@ from tests.common import (
     recorder_first,  # noqa: F401 - the recorder-first fixture
     settle,
     setup_entry,
+    statistics_only,  # noqa: F401 - no entity states recorded
     value,
 )
 from tests.test_ledger import (
