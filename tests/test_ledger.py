@@ -1,9 +1,11 @@
 """The ledger: today's totals, the session and the hourly statistics right across every gap."""
 
 import asyncio
+import copy
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder import get_instance
@@ -17,6 +19,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 
 from custom_components.octopus_home_mini.api import TelemetryReading
+from custom_components.octopus_home_mini.const import DOMAIN
 from custom_components.octopus_home_mini.ledger import BUCKET, Ledger, bucket_start
 from custom_components.octopus_home_mini.meter import MeterState
 from custom_components.octopus_home_mini.settle import apply_rows
@@ -27,6 +30,7 @@ from custom_components.octopus_home_mini.statistics import (
     statistic_prefix,
 )
 from custom_components.octopus_home_mini.store import (
+    SAVE_EVERY,
     counted_through,
     dump,
     ledger_from_json,
@@ -145,6 +149,47 @@ async def test_downtime_is_filled_to_the_hour(
         hass, sim, setup_hour, now.replace(minute=0, second=0) - timedelta(hours=1)
     )
     assert not ir.async_get(hass).issues
+    assert ours_loud(caplog) == []
+
+
+async def test_a_power_cut_loses_nothing(
+    hass: HomeAssistant,
+    frozen_sim: Sim,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Home Assistant stops without its shutdown (a power cut): the store holds what was saved
+    while it ran, at most SAVE_EVERY old; two hours later today, the session and every hour
+    are the truth again (what the store had not kept is filled like downtime)."""
+    asyncio.get_running_loop().set_debug(False)
+    sim, url = frozen_sim
+    entry = await setup_entry(hass, url)
+    session_from = dt_util.utcnow()
+    await run_for(hass, freezer, 47)
+    key = f"{DOMAIN}.{entry.entry_id}"
+    # Saved while running (with a save asked for at every slot, it was written only at shutdown).
+    assert key in hass_storage
+    on_disk = copy.deepcopy(hass_storage[key])
+    counted = datetime.fromisoformat(on_disk["data"]["counted_through"])
+    assert counted >= dt_util.utcnow() - SAVE_EVERY - timedelta(minutes=2), counted
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    hass_storage[key] = on_disk  # the shutdown's own write never happened
+    freezer.tick(timedelta(hours=2))
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await run_for(hass, freezer, 10)
+    midnight = dt_util.start_of_local_day(dt_util.utcnow())
+    held = newest_read_at(hass) + timedelta(seconds=1)
+    assert abs(value(hass, "consumption_today") * 1000 - true_energy_wh(sim, midnight, held)) <= 1
+    cost_today = sim.true_cost_pence(DEVICE, midnight, held)
+    assert abs(value(hass, "cost_today") * 100 - cost_today) <= ONE_HUNDREDTH_PENNY
+    session = sim.true_cost_pence(DEVICE, session_from + timedelta(microseconds=1), held)
+    assert abs(value(hass, "session_cost") * 100 - session) <= ONE_HUNDREDTH_PENNY
+    first_hour = session_from.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    await assert_hours_match(
+        hass, sim, first_hour, dt_util.utcnow().replace(minute=0, second=0) - timedelta(hours=1)
+    )
     assert ours_loud(caplog) == []
 
 

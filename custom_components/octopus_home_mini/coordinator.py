@@ -42,7 +42,6 @@ from .meter import MeterState
 from .polls import GasPoll, async_poll_live
 from .statistics import StatisticsState
 from .store import (
-    SAVE_DELAY,
     Stored,
     dump,
     load_meter,
@@ -189,7 +188,7 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         """Seal, write the statistics, save, raise or clear repairs: the entities' new view."""
         self.meter.ledger.seal(now)
         await self._write_statistics(now)
-        self._store.async_delay_save(self._stored, SAVE_DELAY)
+        self._store.async_save_every(self._stored, now)
         data = self._snapshot(now)
         self.issues.note(data, now, gas=self.gas, exchanged_at=self.meter.consumption.exchanged_at)
         return data
@@ -240,5 +239,5 @@ class HomeMiniCoordinator(DataUpdateCoordinator[HomeMiniData]):
         """Start a new cost session now."""
         now = dt_util.utcnow()
         self.meter.reset_session(now)
-        self._store.async_delay_save(self._stored, SAVE_DELAY)
+        self._store.async_save_every(self._stored, now, at_once=True)
         self.async_set_updated_data(self._snapshot(now))
