@@ -1,20 +1,21 @@
 """Helpers for integration tests: an entry against the simulator, time travel, states."""
 
+import asyncio
 from datetime import datetime, timedelta
 from decimal import Decimal
 import logging
+import time
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.recorder import Recorder
 from homeassistant.const import CONF_API_KEY
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import event
 from homeassistant.util import dt as dt_util
+from homeassistant.util.async_ import get_scheduled_timer_handles
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_fire_time_changed,
-)
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.octopus_home_mini.const import (
     CONF_ACCOUNT_NUMBER,
@@ -76,10 +77,37 @@ async def setup_entry(
     return entry
 
 
+_RESOLUTION = time.get_clock_info("monotonic").resolution
+
+
+def fire_time_changed(hass: HomeAssistant, now: datetime) -> None:
+    """The test harness's ``async_fire_time_changed``, at a fraction of its cost.
+
+    The same timers fire, seeing the same time (``now`` plus the half second Home Assistant
+    spreads timers over); the time trackers' clock is swapped once per call instead of being
+    patched with two mocks for each timer that fires (a tenth of a simulated day's time).
+    """
+    now += timedelta(microseconds=event.RANDOM_MICROSECOND_MAX)
+    timestamp = now.timestamp()
+    saved = event.time_tracker_utcnow, event.time_tracker_timestamp
+    event.time_tracker_utcnow = lambda: now  # type: ignore[assignment]
+    event.time_tracker_timestamp = lambda: timestamp  # type: ignore[assignment]
+    try:
+        for handle in list(get_scheduled_timer_handles(hass.loop)):
+            if not isinstance(handle, asyncio.TimerHandle) or handle.cancelled():
+                continue
+            ahead = handle.when() - (hass.loop.time() + _RESOLUTION)
+            if timestamp - time.time() >= ahead:
+                handle._run()  # as the harness does
+                handle.cancel()
+    finally:
+        event.time_tracker_utcnow, event.time_tracker_timestamp = saved
+
+
 async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
     """Move the frozen clock and let every timer due by then fire."""
     freezer.tick(timedelta(seconds=seconds))
-    async_fire_time_changed(hass, dt_util.utcnow())
+    fire_time_changed(hass, dt_util.utcnow())
     # Coordinator refreshes run as background tasks; a poll left in flight would see the
     # next tick fire its request timeout.
     await hass.async_block_till_done(wait_background_tasks=True)
