@@ -50,6 +50,7 @@ from tests.common import (
 from tests.simulator import SINGLE, KrakenSimulator
 
 DEVICE = SINGLE.device_ids[0]
+HOUR = timedelta(hours=1)
 LONDON_MIDNIGHT = datetime(2026, 3, 14, tzinfo=UTC)  # GMT in mid-March
 ONE_WH = Decimal(1)
 ONE_HUNDREDTH_PENNY = Decimal("0.01")
@@ -104,6 +105,22 @@ async def assert_hours_match(
         hour += timedelta(hours=1)
 
 
+async def _today_session_and_hours_true(
+    hass: HomeAssistant, sim: KrakenSimulator, session_from: datetime, first_hour: datetime
+) -> None:
+    """Today, the session (begun at ``session_from``) and every complete hour from
+    ``first_hour`` to the last are the truth."""
+    now = dt_util.utcnow()
+    midnight = dt_util.start_of_local_day(now)
+    held = newest_read_at(hass) + timedelta(seconds=1)
+    assert abs(value(hass, "consumption_today") * 1000 - true_energy_wh(sim, midnight, held)) <= 1
+    cost_today = sim.true_cost_pence(DEVICE, midnight, held)
+    assert abs(value(hass, "cost_today") * 100 - cost_today) <= ONE_HUNDREDTH_PENNY
+    session = sim.true_cost_pence(DEVICE, session_from + timedelta(microseconds=1), held)
+    assert abs(value(hass, "session_cost") * 100 - session) <= ONE_HUNDREDTH_PENNY
+    await assert_hours_match(hass, sim, first_hour, now.replace(minute=0, second=0) - HOUR)
+
+
 @pytest.mark.parametrize(
     ("down_at", "down_for"),
     [
@@ -136,18 +153,7 @@ async def test_downtime_is_filled_to_the_hour(
     await run_for(hass, freezer, 10)
     fills = [r for r in sim.requests[before:] if r.grouping == "HALF_HOURLY"]
     assert len(fills) <= 3  # one a day of gap, at most
-    now = dt_util.utcnow()
-    midnight = dt_util.start_of_local_day(now)
-    held = newest_read_at(hass) + timedelta(seconds=1)
-    assert abs(value(hass, "consumption_today") * 1000 - true_energy_wh(sim, midnight, held)) <= 1
-    cost_today = sim.true_cost_pence(DEVICE, midnight, held)
-    assert abs(value(hass, "cost_today") * 100 - cost_today) <= ONE_HUNDREDTH_PENNY
-    session = sim.true_cost_pence(DEVICE, session_from + timedelta(microseconds=1), held)
-    assert abs(value(hass, "session_cost") * 100 - session) <= ONE_HUNDREDTH_PENNY
-    setup_hour = LONDON_MIDNIGHT + timedelta(hours=20)
-    await assert_hours_match(
-        hass, sim, setup_hour, now.replace(minute=0, second=0) - timedelta(hours=1)
-    )
+    await _today_session_and_hours_true(hass, sim, session_from, LONDON_MIDNIGHT + 20 * HOUR)
     assert not ir.async_get(hass).issues
     assert ours_loud(caplog) == []
 
@@ -179,17 +185,8 @@ async def test_a_power_cut_loses_nothing(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     await run_for(hass, freezer, 10)
-    midnight = dt_util.start_of_local_day(dt_util.utcnow())
-    held = newest_read_at(hass) + timedelta(seconds=1)
-    assert abs(value(hass, "consumption_today") * 1000 - true_energy_wh(sim, midnight, held)) <= 1
-    cost_today = sim.true_cost_pence(DEVICE, midnight, held)
-    assert abs(value(hass, "cost_today") * 100 - cost_today) <= ONE_HUNDREDTH_PENNY
-    session = sim.true_cost_pence(DEVICE, session_from + timedelta(microseconds=1), held)
-    assert abs(value(hass, "session_cost") * 100 - session) <= ONE_HUNDREDTH_PENNY
-    first_hour = session_from.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    await assert_hours_match(
-        hass, sim, first_hour, dt_util.utcnow().replace(minute=0, second=0) - timedelta(hours=1)
-    )
+    first_hour = session_from.replace(minute=0, second=0, microsecond=0) + HOUR
+    await _today_session_and_hours_true(hass, sim, session_from, first_hour)
     assert ours_loud(caplog) == []
 
 
