@@ -274,7 +274,7 @@ async def energy_yesterday(browser: Browser, dash: Dashboard, truth_kwh: Decimal
         return abs(seen[-1] - truth_kwh) <= Decimal(5) / 10 ** (places + 1)
 
     try:
-        await until(shows_the_day, 30, "yesterday's grid total in the Energy panel", 0.5)
+        await until(shows_the_day, 60, "yesterday's grid total in the Energy panel", 0.5)
     except HarnessError as err:
         raise AssertionError(f"{err}: shown {seen[-3:]}, the meter read {truth_kwh}") from err
     await expect(page.get_by_text("There is no data for this period.")).to_have_count(0)
@@ -384,7 +384,7 @@ async def reset_and_offline(browser: Browser, dash: Dashboard, truth: Truth) -> 
         return newest if newest and status == expected else None
 
     try:
-        newest = await until(offline_since_newest, 30, "the card to say offline", 0.5)
+        newest = await until(offline_since_newest, 60, "the card to say offline", 0.5)
     except HarnessError as err:
         raise AssertionError(f"{err}: status and newest bar {seen[-3:]}") from err
     final = (await truth(datetime.now(LONDON)))["latest_readable"]
